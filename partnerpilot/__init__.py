@@ -1,0 +1,1 @@
+"""PartnerPilot command-line entry point."""

@@ -1,0 +1,1 @@
+"""PartnerPilot domain logic: store, importers, scoring, diagnosis, plans, signals."""

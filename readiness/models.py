@@ -1,0 +1,212 @@
+"""SQLAlchemy 2 typed models of the partner store. The same code runs on SQLite and PostgreSQL.
+
+Source-system ids (``partner_id``, ``event_id``, ``opportunity_id``) are primary keys so that imports are
+idempotent by construction. ``ActivityEvent.day`` (days since 1970-01-01) duplicates ``occurred_at`` as an
+integer because scoring aggregates millions of events by partner, kind and age.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON}
+
+
+class Pam(Base):
+    __tablename__ = "pams"
+
+    pam_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(10))
+    country: Mapped[str | None] = mapped_column(String(2))
+    program_tier: Mapped[str | None] = mapped_column(String(50))
+    joined_on: Mapped[date | None] = mapped_column(Date)
+    pam_id: Mapped[str | None] = mapped_column(ForeignKey("pams.pam_id"), index=True)
+    specializations: Mapped[list[str]] = mapped_column(default=list)
+    employee_count: Mapped[int | None] = mapped_column(Integer)
+    customer_overlap_accounts: Mapped[int | None] = mapped_column(Integer)
+    competitive_conflict: Mapped[str | None] = mapped_column(Text)
+
+    gtm_profile: Mapped[GTMProfile | None] = relationship(back_populates="partner", uselist=False)
+
+
+class ActivityEvent(Base):
+    """Append-only behavioural event."""
+
+    __tablename__ = "activity_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    day: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)
+    known_kind: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (Index("ix_activity_partner_kind_day", "partner_id", "kind", "day"),)
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+
+    opportunity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_name: Mapped[str | None] = mapped_column(String(200))
+    amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    stage: Mapped[str] = mapped_column(String(20))
+    attribution: Mapped[str] = mapped_column(String(20))
+    created_on: Mapped[date | None] = mapped_column(Date)
+    close_date: Mapped[date | None] = mapped_column(Date)
+    forecast_category: Mapped[str | None] = mapped_column(String(20))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    employee_band: Mapped[str | None] = mapped_column(String(40))
+
+
+class GTMProfile(Base):
+    """The partner's own words about its go-to-market."""
+
+    __tablename__ = "gtm_profiles"
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.partner_id"), primary_key=True)
+    icp_statement: Mapped[str | None] = mapped_column(Text)
+    use_cases: Mapped[list[str]] = mapped_column(default=list)
+    positioning: Mapped[str | None] = mapped_column(Text)
+    sales_motion: Mapped[str | None] = mapped_column(Text)
+    updated_on: Mapped[date | None] = mapped_column(Date)
+
+    partner: Mapped[Partner] = relationship(back_populates="gtm_profile")
+
+
+class ReadinessSignal(Base):
+    """Append-only structured readiness signal. Status changes are new rows that point at the original."""
+
+    __tablename__ = "readiness_signals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(64), index=True)
+    dimension: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str | None] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # partner | pam | agent | import
+    actor: Mapped[str] = mapped_column(String(100))
+    thread_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="recorded")  # recorded|claimed|confirmed|rejected|overridden
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("readiness_signals.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ActivationPlan(Base):
+    __tablename__ = "activation_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(64), index=True)
+    started_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    milestones: Mapped[list[Milestone]] = relationship(back_populates="plan", order_by="Milestone.position")
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("activation_plans.id"), index=True)
+    key: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[int] = mapped_column(Integer)  # 30 | 60 | 90
+    title: Mapped[str] = mapped_column(String(200))
+    gap: Mapped[str | None] = mapped_column(String(40))
+    acceptance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|claimed|done|skipped|rejected
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    last_progress_on: Mapped[date | None] = mapped_column(Date)
+
+    plan: Mapped[ActivationPlan] = relationship(back_populates="milestones")
+
+    __table_args__ = (UniqueConstraint("plan_id", "key", name="uq_milestone_plan_key"),)
+
+
+class ScoreSnapshot(Base):
+    """Score history for trends and momentum."""
+
+    __tablename__ = "score_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(10))
+    segment: Mapped[str] = mapped_column(String(20))
+    dimensions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("partner_id", "as_of", name="uq_snapshot_partner_asof"),)
+
+
+class AuditLog(Base):
+    """Every write the product makes on behalf of someone: who, when, from which conversation."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str | None] = mapped_column(String(100))
+    thread_id: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class QuarantinedRow(Base):
+    """An input row an import refused, with where it came from and why."""
+
+    __tablename__ = "quarantined_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_run: Mapped[str] = mapped_column(String(64), index=True)
+    file: Mapped[str] = mapped_column(String(300))
+    row_number: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
