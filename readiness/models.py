@@ -7,7 +7,7 @@ integer because scoring aggregates millions of events by partner, kind and age.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -124,7 +124,8 @@ class ReadinessSignal(Base):
     source: Mapped[str] = mapped_column(String(20))  # partner | pam | agent | import
     actor: Mapped[str] = mapped_column(String(100))
     thread_id: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), default="recorded")  # recorded|claimed|confirmed|rejected|overridden
+    # recorded | claimed | confirmed | rejected | overridden
+    status: Mapped[str] = mapped_column(String(20), default="recorded")
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("readiness_signals.id"))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,16 +18,24 @@ class Settings(BaseSettings):
     as_of: date | None = Field(default=None, description="Fixed 'today' for every time-dependent computation.")
 
     # Model: "offline" (deterministic planner) or "openai" (any OpenAI-compatible endpoint).
-    provider: str | None = Field(default=None, description="offline | openai; default openai when a key or base URL is set.")
+    provider: str | None = Field(
+        default=None, description="offline | openai; default openai when a key or base URL is set."
+    )
     model: str = Field(default="gpt-4o-mini")
-    openai_api_key: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "PARTNERPILOT_OPENAI_API_KEY"))
-    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "PARTNERPILOT_OPENAI_BASE_URL"))
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "PARTNERPILOT_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "PARTNERPILOT_OPENAI_BASE_URL")
+    )
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 2
     temperature: float = 0.0
 
     # Knowledge index.
-    chroma_url: str | None = Field(default=None, description="Chroma server URL; default an embedded PersistentClient under home.")
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL; default an embedded PersistentClient under home."
+    )
     knowledge_dir: Path | None = None
 
     # Scoring configuration (weights, tiers, windows); default the packaged YAML.

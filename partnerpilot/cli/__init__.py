@@ -8,11 +8,17 @@ import typer
 
 from partnerpilot.cli.common import console, fail
 
-app = typer.Typer(help="PartnerPilot: partner readiness, activation plans and the activation agent.", no_args_is_help=True)
+app = typer.Typer(
+    help="PartnerPilot: partner readiness, activation plans and the activation agent.", no_args_is_help=True
+)
 
 # Each module exposes `register(app)`; the list is the single place a command family is wired in.
 COMMAND_MODULES = [
     "partnerpilot.cli.data",
+    "partnerpilot.cli.knowledge",
+    "partnerpilot.cli.evals",
+    "partnerpilot.cli.seed",
+    "partnerpilot.cli.analytics",
 ]
 
 for _name in COMMAND_MODULES:

@@ -51,7 +51,9 @@ def partners_list(
         return
     table = Table("id", "name", "type", "region", "tier", "PAM", title=f"{len(data)} partners")
     for d in data:
-        table.add_row(d["partner_id"], d["name"], d["type"], d["region"] or "", d["program_tier"] or "", d["pam_id"] or "")
+        table.add_row(
+            d["partner_id"], d["name"], d["type"], d["region"] or "", d["program_tier"] or "", d["pam_id"] or ""
+        )
     console.print(table)
 
 
@@ -111,8 +113,13 @@ def partners_show(
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{data['name']}[/bold] ({data['partner_id']}) · {data['type']} · {data['region']} · PAM {data['pam_id']}")
-    console.print(f"joined {data['joined_on']} · {data['employee_count']} employees · overlap {data['customer_overlap_accounts']}")
+    console.print(
+        f"[bold]{data['name']}[/bold] ({data['partner_id']}) · {data['type']} · {data['region']} · PAM {data['pam_id']}"
+    )
+    console.print(
+        f"joined {data['joined_on']} · {data['employee_count']} employees · "
+        f"overlap {data['customer_overlap_accounts']}"
+    )
     if data["competitive_conflict"]:
         console.print(f"[red]competitive conflict:[/red] {data['competitive_conflict']}")
     table = Table("kind", "events", title="activity")
@@ -121,7 +128,8 @@ def partners_show(
     console.print(table)
     ot = Table("opportunity", "account", "amount", "stage", "attribution", title="opportunities")
     for o in data["opportunities"]:
-        ot.add_row(o["opportunity_id"], o["account_name"] or "", f"{o['amount'] or 0:,.0f}", o["stage"], o["attribution"])
+        amount = f"{o['amount'] or 0:,.0f}"
+        ot.add_row(o["opportunity_id"], o["account_name"] or "", amount, o["stage"], o["attribution"])
     console.print(ot)
 
 

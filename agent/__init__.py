@@ -1,0 +1,1 @@
+"""The PartnerPilot LangGraph agent."""

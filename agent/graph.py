@@ -1,0 +1,152 @@
+"""The PartnerPilot graph: guard → model ⇄ tools → finish.
+
+The guard enforces input limits in code; tools enforce scope in code; the model (offline planner or an LLM)
+only chooses which tools to call and phrases the answer. When the LLM endpoint fails for a turn, the offline
+planner answers that turn instead and the turn is marked `fallback`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage, trim_messages
+from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import ToolNode
+from langgraph.runtime import Runtime
+
+from agent.context import Context
+from agent.models import llm_for, offline_planner
+from agent.prompts import system_prompt
+from agent.services import get_services
+from agent.state import State
+from agent.tools import ALL_TOOLS, tools_for
+from readiness.models import Pam, Partner
+from readiness.settings import get_settings
+
+log = structlog.get_logger(__name__)
+MAX_TOOL_ROUNDS = 6
+
+
+def _text(message: BaseMessage) -> str:
+    c = message.content
+    return c if isinstance(c, str) else " ".join(str(x) for x in c)
+
+
+def _current_turn(messages: list[BaseMessage]) -> list[BaseMessage]:
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return messages[i + 1 :]
+    return list(messages)
+
+
+def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Reset the per-turn flags and refuse input over the size limit before any model sees it."""
+    limit = get_settings().max_input_chars
+    last = state["messages"][-1] if state.get("messages") else None
+    if isinstance(last, HumanMessage) and len(_text(last)) > limit:
+        msg = (f"Your message is {len(_text(last)):,} characters long; the limit is {limit:,}. "
+               "Please send a shorter question.")
+        return {"messages": [AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})],
+                "refused": True, "fallback": False}
+    return {"refused": False, "fallback": False}
+
+
+def after_guard(state: State) -> str:
+    return "end" if state.get("refused") else "model"
+
+
+def _count_tokens(messages: list[BaseMessage]) -> int:
+    from knowledge.tokens import count_tokens
+
+    return sum(count_tokens(_text(m)) + 4 + count_tokens(json.dumps(getattr(m, "tool_calls", []) or []))
+               for m in messages)
+
+
+def trimmed(messages: list[BaseMessage]) -> list[BaseMessage]:
+    """The newest messages within the token budget, starting at a user message so a tool call is never
+    separated from its result."""
+    kept = trim_messages(messages, max_tokens=get_settings().history_token_budget, strategy="last",
+                         token_counter=_count_tokens, start_on="human", allow_partial=False)
+    return kept or [m for m in messages if isinstance(m, HumanMessage)][-1:]
+
+
+def _system(ctx: Context) -> SystemMessage:
+    with get_services().session() as s:
+        if ctx.role == "partner":
+            p = s.get(Partner, ctx.principal_id)
+            values = {"partner_name": p.name if p else ctx.principal_id}
+        else:
+            pam = s.get(Pam, ctx.principal_id)
+            values = {"pam_name": pam.name if pam else ctx.principal_id}
+    return SystemMessage(content=system_prompt(ctx.role, principal_id=ctx.principal_id, as_of=ctx.as_of.isoformat(),
+                                               **values))
+
+
+def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    ctx = runtime.context
+    history = trimmed(list(state["messages"]))
+    rounds = sum(1 for m in _current_turn(history) if isinstance(m, AIMessage) and m.tool_calls)
+    if ctx.provider != "openai":
+        return {"messages": [offline_planner(ctx).invoke(history)]}
+    try:
+        llm = llm_for(ctx)
+        if rounds < MAX_TOOL_ROUNDS:
+            llm = llm.bind_tools(tools_for(ctx.role))  # type: ignore[assignment]
+        response = llm.invoke([_system(ctx), *history])
+        if getattr(response, "invalid_tool_calls", None):
+            raise ValueError(f"malformed tool call: {response.invalid_tool_calls[0].get('error')}")
+        if not (response.content or getattr(response, "tool_calls", None)):
+            raise ValueError("empty response")
+        return {"messages": [response]}
+    except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
+        log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
+        answer = offline_planner(ctx).invoke(history)
+        answer.additional_kwargs["fallback"] = True
+        return {"messages": [answer], "fallback": True}
+
+
+def after_model(state: State) -> str:
+    last = state["messages"][-1]
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "finish"
+
+
+def _tool_error(exc: Exception) -> str:
+    # Argument validation errors are useful to the model; anything else is reported without internals.
+    from langgraph.prebuilt.tool_node import ToolInvocationError
+
+    if isinstance(exc, ToolInvocationError):
+        return json.dumps({"ok": False, "code": "invalid_arguments", "error": exc.message, "refused": False})
+    log.exception("tool_crashed")
+    return json.dumps({"ok": False, "code": "internal", "error": "the tool failed; try again", "refused": False})
+
+
+def finish(state: State) -> dict[str, Any]:
+    """Mark the turn refused when any tool refused on scope or the model declined."""
+    refused = bool(state.get("refused"))
+    for m in _current_turn(list(state["messages"])):
+        if isinstance(m, ToolMessage) and isinstance(m.content, str):
+            try:
+                refused = refused or bool(json.loads(m.content).get("refused"))
+            except (json.JSONDecodeError, AttributeError):
+                continue
+    return {"refused": refused}
+
+
+def build_graph(checkpointer: Any = None) -> Any:
+    g = StateGraph(State, context_schema=Context)
+    g.add_node("guard", guard)
+    g.add_node("model", call_model)
+    g.add_node("tools", ToolNode(ALL_TOOLS, handle_tool_errors=_tool_error))
+    g.add_node("finish", finish)
+    g.add_edge(START, "guard")
+    g.add_conditional_edges("guard", after_guard, {"model": "model", "end": END})
+    g.add_conditional_edges("model", after_model, {"tools": "tools", "finish": "finish"})
+    g.add_edge("tools", "model")
+    g.add_edge("finish", END)
+    return g.compile(checkpointer=checkpointer, name="partnerpilot")
+
+
+# `langgraph dev` serves this (see langgraph.json); the platform supplies its own checkpointer.
+graph = build_graph()

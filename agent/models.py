@@ -1,0 +1,39 @@
+"""Chat models: the offline planner (default) and any OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from agent.context import Context
+from agent.planner import OfflinePlanner
+from agent.services import get_services
+from readiness.scope import visible_partners
+from readiness.settings import get_settings
+
+
+def offline_planner(ctx: Context) -> OfflinePlanner:
+    with get_services().session() as s:
+        directory = visible_partners(s, ctx.principal)
+    return OfflinePlanner(role=ctx.role, principal_id=ctx.principal_id, directory=directory)
+
+
+@lru_cache(maxsize=8)
+def openai_model(model: str, base_url: str | None, api_key: str | None, timeout: float, retries: int,
+                 temperature: float) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": retries,
+                              "temperature": temperature, "streaming": True,
+                              "stream_usage": True, "api_key": api_key or "not-needed"}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return ChatOpenAI(**kwargs)
+
+
+def llm_for(ctx: Context) -> BaseChatModel:
+    s = get_settings()
+    return openai_model(ctx.model or s.model, s.openai_base_url, s.openai_api_key, s.llm_timeout_s,
+                        s.llm_max_retries, s.temperature)

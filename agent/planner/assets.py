@@ -1,0 +1,29 @@
+"""Loads the planner's prompt assets (intent examples, slot lexicons, answer templates) once."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    with (PROMPTS / name).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def intents() -> dict[str, Any]:
+    return load("intents.yaml")["intents"]
+
+
+def slots() -> dict[str, Any]:
+    return load("slots.yaml")
+
+
+def answers() -> dict[str, str]:
+    return load("answers.yaml")

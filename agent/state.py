@@ -1,0 +1,17 @@
+"""Graph state: the message history plus per-turn flags the clients and the eval judge read."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
+
+
+class State(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    # Set for the latest turn: the agent declined (scope, guardrail, out of scope), and whether the offline
+    # planner answered because the LLM endpoint failed.
+    refused: bool
+    fallback: bool

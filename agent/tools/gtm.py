@@ -1,0 +1,28 @@
+"""GTM diagnosis tool."""
+
+from __future__ import annotations
+
+from langchain.tools import ToolRuntime, tool
+
+from agent.tools.base import context_of, guarded, ok, services_session, subject
+
+
+@tool
+@guarded
+def diagnose_gtm_gaps(runtime: ToolRuntime, partner: str | None = None) -> str:
+    """GTM gaps (ICP, use case, sales motion, delivery, business communication, AE engagement) with status,
+    evidence, missing elements and playbooks; top_gap is the one thing to fix next."""
+    from readiness.gtm import diagnose
+
+    ctx = context_of(runtime)
+    with services_session() as s:
+        ref = subject(s, ctx, partner)
+        d = diagnose(s, ref.partner_id, ctx.as_of)
+
+    def view(g):  # type: ignore[no-untyped-def]
+        return {"gap": g.gap, "label": g.label, "status": g.status, "confidence": round(g.confidence, 2),
+                "evidence": list(g.evidence)[:3], "missing": list(g.missing_elements),
+                "playbooks": [{"id": p.id, "title": p.title} for p in g.playbooks][:3]}
+
+    return ok({"partner_id": ref.partner_id, "name": ref.name, "top_gap": view(d.top_gap) if d.top_gap else None,
+               "gaps": [view(g) for g in d.gaps]})

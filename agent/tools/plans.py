@@ -1,0 +1,74 @@
+"""Activation-plan tools: read the 30/60/90 plan, record milestone progress."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain.tools import ToolRuntime, tool
+
+from agent.tools.base import context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
+from readiness.errors import OutOfScope, ValidationFailed
+
+
+def plan_view(plan: Any, name: str) -> dict[str, Any]:
+    def m(x: Any) -> dict[str, Any]:
+        return {"key": x.key, "title": x.title, "phase": x.phase, "status": x.status,
+                "due_on": x.due_on.isoformat() if x.due_on else None, "acceptance": x.acceptance,
+                "next_step": x.next_step}
+
+    nxt = plan.next_milestone
+    return {"partner_id": plan.partner_id, "name": name, "started_on": plan.started_on.isoformat(),
+            "progress": {"done": plan.progress.done, "total": plan.progress.total},
+            "milestones": [m(x) for x in plan.milestones], "next_milestone": m(nxt) if nxt else None}
+
+
+@tool
+@guarded
+def get_activation_plan(runtime: ToolRuntime, partner: str | None = None) -> str:
+    """The partner's 30/60/90-day activation plan (created on first use): milestones, status from evidence,
+    due dates, the next milestone."""
+    from readiness.plans import get_or_create_plan
+
+    ctx = context_of(runtime)
+    with services_session() as s:
+        ref = subject(s, ctx, partner)
+        plan = get_or_create_plan(s, ref.partner_id, ctx.as_of, actor=ctx.principal.actor)
+        return ok(plan_view(plan, ref.name))
+
+
+@tool
+@guarded
+def update_milestone(
+    runtime: ToolRuntime,
+    milestone: str,
+    status: Literal["done", "confirmed", "rejected"] = "done",
+    partner: str | None = None,
+    note: str | None = None,
+) -> str:
+    """Record milestone progress. A partner saying it is done records a claim (awaits evidence or PAM
+    confirmation); a PAM confirms or rejects a partner's milestone. `milestone`: key or description."""
+    from readiness.plans import claim_milestone, confirm_milestone, get_or_create_plan, resolve_milestone
+
+    ctx = context_of(runtime)
+    key_args = {"milestone": milestone, "status": status, "partner": partner}
+    with services_session() as s:
+        ref = subject(s, ctx, partner)
+        plan = get_or_create_plan(s, ref.partner_id, ctx.as_of, actor=ctx.principal.actor)
+        key = resolve_milestone(plan, milestone)
+        if key is None:
+            valid = ", ".join(f"{m.key} ({m.title})" for m in plan.milestones)
+            raise ValidationFailed(f"I couldn't tell which milestone you mean. The plan has: {valid}.")
+        if ctx.role == "partner":
+            result = claim_milestone(s, ref.partner_id, key, actor=ctx.principal.actor, as_of=ctx.as_of,
+                                     thread_id=thread_id(runtime), note=note,
+                                     idempotency_key=idempotency_key(runtime, "update_milestone", key_args))
+        else:
+            if status == "done":
+                status = "confirmed"
+            if status not in {"confirmed", "rejected"}:
+                raise OutOfScope("PAMs confirm or reject milestones.")
+            decision = "confirm" if status == "confirmed" else "reject"
+            result = confirm_milestone(s, ref.partner_id, key, actor=ctx.principal.actor, as_of=ctx.as_of,
+                                       decision=decision, thread_id=thread_id(runtime))
+        return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
+                   "message": result.message})

@@ -1,0 +1,90 @@
+"""Readiness tools: score, explanation, revenue impact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain.tools import ToolRuntime, tool
+
+from agent.tools.base import context_of, guarded, ok, services_session, subject
+from readiness.scope import visible_partner_ids
+
+
+def _dimension(d: Any, detail: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": d.key, "label": d.label, "score": round(d.score, 1), "weight": round(d.weight, 1)}
+    if detail:
+        out["contribution"] = round(d.contribution, 1)
+        subs = sorted(d.subsignals, key=lambda s: s.contribution, reverse=True)
+        out["subsignals"] = [
+            {"label": s.label, "value": round(s.value, 2), "contribution": round(s.contribution, 2),
+             "evidence": list(s.evidence)[:3]}
+            for s in subs
+        ]
+    return out
+
+
+def score_view(score: Any, detail: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "partner_id": score.partner_id,
+        "name": score.name,
+        "score": round(score.score, 1),
+        "tier": score.tier,
+        "segment": score.segment,
+        "outlook": score.outlook,
+        "outlook_reason": score.outlook_reason,
+        "dimensions": [_dimension(d, detail) for d in score.dimensions],
+        "gtm": [{"key": g.key, "label": g.label, "score": round(g.score, 1)} for g in score.gtm],
+        "momentum_30": score.momentum_30,
+        "momentum_90": score.momentum_90,
+    }
+    if detail:
+        view["dormant_flags"] = [{"label": f.label, "evidence": list(f.evidence)[:3]} for f in score.dormant_flags]
+    return view
+
+
+@tool
+@guarded
+def get_readiness_score(runtime: ToolRuntime, partner: str | None = None) -> str:
+    """Readiness score (0-100), tier, segment and dimension scores. `partner`: name or id (PAMs); partners omit it."""
+    from readiness.scoring import score_partner
+
+    ctx = context_of(runtime)
+    with services_session() as s:
+        ref = subject(s, ctx, partner)
+        return ok(score_view(score_partner(s, ref.partner_id, ctx.as_of)))
+
+
+@tool
+@guarded
+def explain_score(runtime: ToolRuntime, partner: str | None = None) -> str:
+    """Why a partner scores what it does: each dimension's sub-signals, contributions, evidence, dormant flags."""
+    from readiness.scoring import score_partner
+
+    ctx = context_of(runtime)
+    with services_session() as s:
+        ref = subject(s, ctx, partner)
+        return ok(score_view(score_partner(s, ref.partner_id, ctx.as_of), detail=True))
+
+
+@tool
+@guarded
+def get_revenue_impact(runtime: ToolRuntime, partner: str | None = None) -> str:
+    """Revenue at stake: expected upside, cost of inaction per quarter, activation ROI. Without `partner`, a PAM
+    gets their whole book."""
+    from readiness.scoring import program_impact, revenue_impact
+
+    ctx = context_of(runtime)
+    with services_session() as s:
+        if partner is None and ctx.role != "partner":
+            ids = visible_partner_ids(s, ctx.principal)
+            impact = program_impact(s, ctx.as_of, partner_ids=ids)
+            scope = "your book" if ctx.role == "pam" else "the program"
+            return ok({"level": "program", "scope": scope, "ready_count": impact.ready_dormant_count,
+                       "revenue": impact.ready_dormant_revenue, "share": impact.activation_share,
+                       "lift": impact.lift})
+        ref = subject(s, ctx, partner)
+        r = revenue_impact(s, ref.partner_id, ctx.as_of)
+        return ok({"level": "partner", "partner_id": ref.partner_id, "name": ref.name,
+                   "expected_upside": r.expected_upside, "probability": r.activation_probability,
+                   "typical_deal_size": r.typical_deal_size, "deals_per_year": r.deals_per_year,
+                   "cost_of_inaction_per_quarter": r.cost_of_inaction_per_quarter, "roi": r.activation_roi})

@@ -1,0 +1,47 @@
+"""Readiness-signal write-back tool: durable, idempotent, audited."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langchain.tools import ToolRuntime, tool
+
+from agent.tools.base import context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
+
+Dimension = Literal[
+    "engagement", "revenue_potential", "market_alignment", "capability", "icp", "use_case", "sales_motion",
+    "delivery_credibility", "business_communication", "ae_engagement",
+]
+
+
+@tool
+@guarded
+def record_readiness_signal(
+    runtime: ToolRuntime,
+    dimension: Dimension,
+    evidence: str,
+    level: Literal["low", "medium", "high"] = "medium",
+    partner: str | None = None,
+) -> str:
+    """Record a readiness signal (e.g. new certified staff, a published case study) with its evidence.
+    Partner-reported signals await PAM confirmation. The partner is rescored at once."""
+    from readiness.signals import SignalIn, record_signal
+
+    ctx = context_of(runtime)
+    key_args = {"dimension": dimension, "evidence": evidence, "level": level, "partner": partner}
+    with services_session() as s:
+        ref = subject(s, ctx, partner)
+        source = "partner" if ctx.role == "partner" else "pam"
+        out = record_signal(s, SignalIn(
+            partner_id=ref.partner_id, dimension=dimension, level=level, evidence=evidence[:1000], source=source,
+            actor=ctx.principal.actor, thread_id=thread_id(runtime),
+            idempotency_key=idempotency_key(runtime, "record_readiness_signal", key_args),
+        ))
+        status = "awaiting PAM confirmation" if out.status == "claimed" else out.status
+        message = f"Recorded a {level} {dimension.replace('_', ' ')} signal for {ref.name} ({status})."
+        if not out.created:
+            message = f"That {dimension.replace('_', ' ')} signal for {ref.name} was already recorded ({status})."
+        if getattr(out, "new_score", None) is not None:
+            message += f" Readiness score now {out.new_score:.0f}/100."
+        return ok({"partner_id": ref.partner_id, "signal_id": out.id, "created": out.created, "status": out.status,
+                   "message": message})

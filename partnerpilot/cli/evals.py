@@ -1,0 +1,70 @@
+"""`partnerpilot eval run`: the scenario suite with metrics and gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from partnerpilot.cli.common import console, fail, print_json
+
+eval_app = typer.Typer(help="Run the conversation eval suite.", no_args_is_help=True)
+DEFAULT_SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
+
+
+def _thresholds(items: list[str], flag: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            fail(f"{flag} takes METRIC=VALUE, got {item!r}", 2)
+    return out
+
+
+@eval_app.command("run")
+def run(
+    scenarios: list[Path] = typer.Option(None, "--scenarios", help="Scenario folder or file (repeatable)."),
+    mode: str = typer.Option("offline", "--mode", help="offline | replay | record"),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the JSON report here."),
+    report: Path | None = typer.Option(None, "--report", help="Write a Markdown report here."),
+    transcripts: Path | None = typer.Option(None, "--transcripts", help="Folder for the run's JSONL transcripts."),
+    compare: Path | None = typer.Option(None, "--compare", help="Diff trajectories against transcripts in DIR."),
+    fail_under: list[str] = typer.Option([], "--fail-under", help="METRIC=VALUE: fail if the metric is lower."),
+    fail_over: list[str] = typer.Option([], "--fail-over", help="METRIC=VALUE: fail if the metric is higher."),
+    recorded_only: bool = typer.Option(False, "--recorded-only", help="Only scenarios that have a cassette."),
+    model: str | None = typer.Option(None, "--model", help="Model name for record mode."),
+) -> None:
+    """Run scenarios as their principals and judge every turn."""
+    from evals.runner import run_suite
+
+    if mode not in {"offline", "replay", "record"}:
+        fail("--mode is offline, replay or record", 2)
+    under, over = _thresholds(fail_under, "--fail-under"), _thresholds(fail_over, "--fail-over")
+    result = run_suite(scenarios or [DEFAULT_SCENARIOS], mode=mode, json_out=json_out, report_out=report,  # type: ignore[arg-type]
+                       transcripts_dir=transcripts, compare_dir=compare, model=model,
+                       only_with_cassettes=recorded_only or mode == "replay")
+    summary = result["summary"]
+    table = Table("metric", "value", title=f"eval ({mode}, {result['model']})")
+    for k, v in summary.items():
+        table.add_row(k, str(v))
+    console.print(table)
+    for r in result["results"]:
+        if not r["passed"]:
+            console.print(f"[red]FAIL[/red] {r['id']}: " + "; ".join(r["failures"])[:400])
+    if result.get("trajectory_changes"):
+        print_json(result["trajectory_changes"])
+    broken = [f"{k}={summary[k]} < {v}" for k, v in under.items() if summary.get(k, 0) < v]
+    broken += [f"{k}={summary[k]} > {v}" for k, v in over.items() if summary.get(k, 0) > v]
+    unknown = [k for k in [*under, *over] if k not in summary]
+    if unknown:
+        fail(f"unknown metric(s): {unknown}; known: {list(summary)}", 2)
+    if broken:
+        fail("gate failed: " + ", ".join(broken), 1)
+    console.print(f"{summary['passed']} passed, {summary['scenarios'] - summary['passed']} failed")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
