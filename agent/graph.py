@@ -86,10 +86,13 @@ def _system(ctx: Context) -> SystemMessage:
 
 def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
-    history = trimmed(list(state["messages"]))
-    rounds = sum(1 for m in _current_turn(history) if isinstance(m, AIMessage) and m.tool_calls)
+    messages = list(state["messages"])
+    # The planner reads only the current turn and its own earlier answers' metadata: it gets everything.
+    # An LLM gets the newest messages within the token budget.
     if ctx.provider != "openai":
-        return {"messages": [offline_planner(ctx).invoke(history)]}
+        return {"messages": [offline_planner(ctx).invoke(messages)]}
+    history = trimmed(messages)
+    rounds = sum(1 for m in _current_turn(history) if isinstance(m, AIMessage) and m.tool_calls)
     try:
         llm = llm_for(ctx)
         if rounds < MAX_TOOL_ROUNDS:
@@ -102,7 +105,7 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"messages": [response]}
     except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
         log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
-        answer = offline_planner(ctx).invoke(history)
+        answer = offline_planner(ctx).invoke(messages)
         answer.additional_kwargs["fallback"] = True
         return {"messages": [answer], "fallback": True}
 

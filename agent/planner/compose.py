@@ -21,8 +21,8 @@ def money(value: Any) -> str:
         return "unknown"
 
 
-def t(key: str, **values: Any) -> str:
-    return assets.answers()[key].format(**values)
+def t(template: str, /, **values: Any) -> str:
+    return assets.answers()[template].format(**values)
 
 
 def _outlook(d: Result) -> str:
@@ -104,8 +104,7 @@ def render_playbooks(d: Result) -> str:
 
 
 def render_plan(d: Result) -> str:
-    lines = [t("plan_intro", name=d["name"], started_on=d["started_on"], done=d["progress"]["done"],
-               total=d["progress"]["total"])]
+    lines = [t("plan_intro", name=d["name"], started_on=d["started_on"], done=d["done"], total=d["total"])]
     lines += [t("plan_line", **m) for m in d.get("milestones") or []]
     nxt = d.get("next_milestone")
     lines.append(t("plan_next", **nxt) if nxt else t("plan_all_done"))

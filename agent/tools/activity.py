@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from langchain.tools import ToolRuntime, tool
+from langchain.tools import tool
+from sqlalchemy import select
 
-from agent.tools.base import context_of, guarded, ok, services_session, subject
+from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
+from readiness.models import Partner
 from readiness.scope import visible_partner_ids
 
 
 @tool
 @guarded
-def get_nudges(runtime: ToolRuntime, partner: str | None = None) -> str:
+def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
     """Nudges due now (stalled milestones, no login for 30 days, deals with no AE meeting, certified with no
     deal), each with the next step."""
     from readiness.nudges import nudges_due
@@ -27,7 +29,7 @@ def get_nudges(runtime: ToolRuntime, partner: str | None = None) -> str:
 
 @tool
 @guarded
-def get_pipeline_summary(runtime: ToolRuntime, partner: str | None = None) -> str:
+def get_pipeline_summary(runtime: Runtime, partner: str | None = None) -> str:
     """Partner-sourced vs influenced pipeline (never added together), coverage, stalled opportunities, forecast
     by category. Without `partner`, a PAM gets their whole book."""
     from readiness.pipeline import pipeline_summary
@@ -41,11 +43,14 @@ def get_pipeline_summary(runtime: ToolRuntime, partner: str | None = None) -> st
             ids = visible_partner_ids(s, ctx.principal)
             scope = "your book" if ctx.role == "pam" else "the program"
         p = pipeline_summary(s, ctx.as_of, partner_ids=ids)
-    names = {}
+        names = dict(s.execute(select(Partner.partner_id, Partner.name).where(
+            Partner.partner_id.in_({o.partner_id for o in p.stalled[:5]}))).all())
     return ok({
-        "scope": scope, "sourced_open": p.sourced.open_amount, "sourced_count": p.sourced.open_count,
-        "influenced_open": p.influenced.open_amount, "influenced_count": p.influenced.open_count,
-        "sourced_won": p.sourced.won_amount, "coverage_ratio": p.coverage_ratio, "coverage_target": p.coverage_target,
-        "stalled": [{"account_name": o.account_name, "amount": o.amount,
-                     "partner_name": names.get(o.partner_id, o.partner_id)} for o in p.stalled[:5]],
+        "scope": scope, "sourced_open": p.open_sourced.amount, "sourced_count": p.open_sourced.count,
+        "influenced_open": p.open_influenced.amount, "influenced_count": p.open_influenced.count,
+        "sourced_won": p.won_sourced_trailing.amount, "influenced_won": p.won_influenced_trailing.amount,
+        "coverage_ratio": p.coverage_ratio, "coverage_target": p.coverage_target,
+        "stalled": [{"account_name": o.account_name, "amount": o.amount, "stage": o.stage,
+                     "attribution": o.attribution, "partner_name": names.get(o.partner_id, o.partner_id)}
+                    for o in p.stalled[:5]],
     })

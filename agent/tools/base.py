@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import structlog
+from langchain.tools import ToolRuntime
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -95,3 +96,7 @@ def idempotency_key(runtime: Any, tool: str, args: dict[str, Any]) -> str:
 
 def services_session() -> Any:
     return get_services().session()
+
+
+# Parameterised so LangChain validates the injected runtime against our context type.
+Runtime = ToolRuntime[Context, dict[str, Any]]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from langchain.tools import ToolRuntime, tool
+from langchain.tools import tool
 
-from agent.tools.base import context_of, guarded, ok, services_session, subject
+from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
 
 
 @tool
 @guarded
-def diagnose_gtm_gaps(runtime: ToolRuntime, partner: str | None = None) -> str:
+def diagnose_gtm_gaps(runtime: Runtime, partner: str | None = None) -> str:
     """GTM gaps (ICP, use case, sales motion, delivery, business communication, AE engagement) with status,
     evidence, missing elements and playbooks; top_gap is the one thing to fix next."""
     from readiness.gtm import diagnose

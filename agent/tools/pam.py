@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from langchain.tools import ToolRuntime, tool
+from langchain.tools import tool
 
-from agent.tools.base import context_of, guarded, ok, services_session
+from agent.tools.base import Runtime, context_of, guarded, ok, services_session
 from readiness.errors import OutOfScope
 from readiness.scope import match_partners, visible_partners
 
 
 @tool
 @guarded
-def find_partner(runtime: ToolRuntime, query: str) -> str:
+def find_partner(runtime: Runtime, query: str) -> str:
     """Find partners in your book by (fuzzy) name or id."""
     ctx = context_of(runtime)
     if ctx.role == "partner":
@@ -24,7 +24,7 @@ def find_partner(runtime: ToolRuntime, query: str) -> str:
 
 @tool
 @guarded
-def list_dormant_partners(runtime: ToolRuntime, limit: int = 5) -> str:
+def list_dormant_partners(runtime: Runtime, limit: int = 5) -> str:
     """Dormant partners in your book worth calling, ranked by revenue at stake and readiness, with why-now
     reasons, the gap to open with and a first step."""
     from readiness.scoring import call_list

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langchain.tools import ToolRuntime, tool
+from langchain.tools import tool
 
-from agent.tools.base import context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
+from agent.tools.base import Runtime, context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
 from readiness.errors import OutOfScope, ValidationFailed
 
 
@@ -18,13 +18,13 @@ def plan_view(plan: Any, name: str) -> dict[str, Any]:
 
     nxt = plan.next_milestone
     return {"partner_id": plan.partner_id, "name": name, "started_on": plan.started_on.isoformat(),
-            "progress": {"done": plan.progress.done, "total": plan.progress.total},
+            "done": plan.done, "total": plan.total,
             "milestones": [m(x) for x in plan.milestones], "next_milestone": m(nxt) if nxt else None}
 
 
 @tool
 @guarded
-def get_activation_plan(runtime: ToolRuntime, partner: str | None = None) -> str:
+def get_activation_plan(runtime: Runtime, partner: str | None = None) -> str:
     """The partner's 30/60/90-day activation plan (created on first use): milestones, status from evidence,
     due dates, the next milestone."""
     from readiness.plans import get_or_create_plan
@@ -39,7 +39,7 @@ def get_activation_plan(runtime: ToolRuntime, partner: str | None = None) -> str
 @tool
 @guarded
 def update_milestone(
-    runtime: ToolRuntime,
+    runtime: Runtime,
     milestone: str,
     status: Literal["done", "confirmed", "rejected"] = "done",
     partner: str | None = None,
@@ -71,4 +71,17 @@ def update_milestone(
             result = confirm_milestone(s, ref.partner_id, key, actor=ctx.principal.actor, as_of=ctx.as_of,
                                        decision=decision, thread_id=thread_id(runtime))
         return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
-                   "message": result.message})
+                   "message": milestone_message(ref.name, result, ctx.role)})
+
+
+def milestone_message(name: str, m: Any, role: str) -> str:
+    if m.status == "done":
+        text = f"'{m.title}' is done for {name}."
+    elif m.status == "claimed":
+        text = (f"Recorded: {name} says '{m.title}' is done. It shows as claimed until the evidence arrives "
+                f"({m.acceptance}) or your PAM confirms it.")
+    else:
+        text = f"'{m.title}' for {name} is now {m.status}."
+    if m.reason:
+        text += f" {m.reason}"
+    return text

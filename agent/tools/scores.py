@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain.tools import ToolRuntime, tool
+from langchain.tools import tool
 
-from agent.tools.base import context_of, guarded, ok, services_session, subject
+from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
 from readiness.scope import visible_partner_ids
 
 
@@ -44,7 +44,7 @@ def score_view(score: Any, detail: bool = False) -> dict[str, Any]:
 
 @tool
 @guarded
-def get_readiness_score(runtime: ToolRuntime, partner: str | None = None) -> str:
+def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
     """Readiness score (0-100), tier, segment and dimension scores. `partner`: name or id (PAMs); partners omit it."""
     from readiness.scoring import score_partner
 
@@ -56,7 +56,7 @@ def get_readiness_score(runtime: ToolRuntime, partner: str | None = None) -> str
 
 @tool
 @guarded
-def explain_score(runtime: ToolRuntime, partner: str | None = None) -> str:
+def explain_score(runtime: Runtime, partner: str | None = None) -> str:
     """Why a partner scores what it does: each dimension's sub-signals, contributions, evidence, dormant flags."""
     from readiness.scoring import score_partner
 
@@ -68,7 +68,7 @@ def explain_score(runtime: ToolRuntime, partner: str | None = None) -> str:
 
 @tool
 @guarded
-def get_revenue_impact(runtime: ToolRuntime, partner: str | None = None) -> str:
+def get_revenue_impact(runtime: Runtime, partner: str | None = None) -> str:
     """Revenue at stake: expected upside, cost of inaction per quarter, activation ROI. Without `partner`, a PAM
     gets their whole book."""
     from readiness.scoring import program_impact, revenue_impact

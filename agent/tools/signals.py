@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from langchain.tools import ToolRuntime, tool
+from langchain.tools import tool
 
-from agent.tools.base import context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
+from agent.tools.base import Runtime, context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
 
 Dimension = Literal[
     "engagement", "revenue_potential", "market_alignment", "capability", "icp", "use_case", "sales_motion",
@@ -17,7 +17,7 @@ Dimension = Literal[
 @tool
 @guarded
 def record_readiness_signal(
-    runtime: ToolRuntime,
+    runtime: Runtime,
     dimension: Dimension,
     evidence: str,
     level: Literal["low", "medium", "high"] = "medium",
@@ -36,12 +36,12 @@ def record_readiness_signal(
             partner_id=ref.partner_id, dimension=dimension, level=level, evidence=evidence[:1000], source=source,
             actor=ctx.principal.actor, thread_id=thread_id(runtime),
             idempotency_key=idempotency_key(runtime, "record_readiness_signal", key_args),
-        ))
+        ), as_of=ctx.as_of)
         status = "awaiting PAM confirmation" if out.status == "claimed" else out.status
         message = f"Recorded a {level} {dimension.replace('_', ' ')} signal for {ref.name} ({status})."
         if not out.created:
             message = f"That {dimension.replace('_', ' ')} signal for {ref.name} was already recorded ({status})."
-        if getattr(out, "new_score", None) is not None:
-            message += f" Readiness score now {out.new_score:.0f}/100."
+        if out.score is not None:
+            message += f" Readiness score now {out.score:.0f}/100 ({out.tier})."
         return ok({"partner_id": ref.partner_id, "signal_id": out.id, "created": out.created, "status": out.status,
                    "message": message})

@@ -15,10 +15,15 @@ app = typer.Typer(
 # Each module exposes `register(app)`; the list is the single place a command family is wired in.
 COMMAND_MODULES = [
     "partnerpilot.cli.data",
+    "partnerpilot.cli.imports",
     "partnerpilot.cli.knowledge",
     "partnerpilot.cli.evals",
     "partnerpilot.cli.seed",
+    "partnerpilot.cli.scoring",
     "partnerpilot.cli.analytics",
+    "partnerpilot.cli.gtm",
+    "partnerpilot.cli.chat",
+    "partnerpilot.cli.up",
 ]
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,1 @@
+"""Performance benchmarks, run by hand (not part of the test suite)."""

@@ -1,0 +1,1 @@
+"""Knowledge base: playbook catalogue, chunking, embeddings, Chroma index, hybrid retrieval, evaluation."""

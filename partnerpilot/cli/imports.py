@@ -1,0 +1,96 @@
+"""`partnerpilot import DIR [--mapping salesforce|hubspot|FILE.yaml] [--json]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from partnerpilot.cli.common import console, engine, err_console, fail, print_json
+from readiness.importers import ImportReport, import_dataset, load_mapping
+
+SHOWN_QUARANTINE = 10
+_COLUMNS = ("inserted", "updated", "unchanged", "quarantined")
+
+
+def _table(report: ImportReport) -> Table:
+    table = Table("file", *_COLUMNS, title=f"import {report.run_id}")
+    for name, counts in report.files.items():
+        table.add_row(name, *(str(getattr(counts, c)) for c in _COLUMNS))
+    table.add_section()
+    table.add_row("[bold]total[/bold]", *(f"[bold]{getattr(report.total, c)}[/bold]" for c in _COLUMNS))
+    return table
+
+
+def _print_quarantine(report: ImportReport) -> None:
+    if not report.total.quarantined:
+        return
+    table = Table("file", "row", "reason",
+                  title=f"{report.total.quarantined} quarantined rows (first {SHOWN_QUARANTINE})")
+    for entry in report.quarantine[:SHOWN_QUARANTINE]:
+        table.add_row(entry.file, str(entry.row), entry.reason)
+    console.print(table)
+    console.print(f"all of them are in the store: quarantined_rows where import_run = '{report.run_id}'")
+
+
+def import_command(
+    folder: Path = typer.Argument(..., help="Folder with canonical CSV/JSON Lines files or CRM exports."),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Column mapping for CRM exports: salesforce, hubspot or a YAML file."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Import a dataset; bad rows are quarantined with reasons, good rows are upserted in one transaction."""
+    if not folder.exists():
+        fail(f"folder not found: {folder}", 2)
+    if not folder.is_dir():
+        fail(f"not a folder: {folder}", 2)
+    if mapping is not None:
+        try:
+            load_mapping(mapping)  # fail early and clearly, before the store is touched
+        except (FileNotFoundError, ValidationError, ValueError) as exc:
+            fail(f"bad --mapping {mapping!r}: {exc}", 2)
+    eng = engine()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True, disable=as_json or not err_console.is_terminal,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        report = import_dataset(eng, folder, mapping=mapping, progress=progress)
+    if as_json:
+        print_json({
+            "run_id": report.run_id,
+            "files": {name: counts.model_dump() for name, counts in report.files.items()},
+            "total": report.total.model_dump(),
+            "quarantined": [e.model_dump() for e in report.quarantine],
+        })
+    else:
+        console.print(_table(report))
+        _print_quarantine(report)
+    if not report.usable:
+        reason = "no input files found" if not report.files else "every row was quarantined"
+        fail(f"nothing usable was imported from {folder}: {reason}", 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
+
+
+__all__ = ["import_command", "register"]

@@ -1,0 +1,101 @@
+"""`partnerpilot knowledge index | search | eval`: the playbook knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from partnerpilot.cli.common import console, fail, print_json
+
+knowledge_app = typer.Typer(help="Index, search and evaluate the playbook knowledge base.", no_args_is_help=True)
+
+
+@knowledge_app.command("index")
+def index_cmd(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the collection and embed everything again."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Index the playbooks; unchanged chunks are kept, edited ones re-embedded, deleted ones removed."""
+    from knowledge.catalog import CatalogError
+    from knowledge.index import build_index
+
+    try:
+        report = build_index(rebuild=rebuild)
+    except CatalogError as exc:
+        fail(str(exc), 2)
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"{report.playbooks} playbooks, {report.chunks} chunks: {report.added} added, {report.updated} updated, "
+        f"{report.removed} removed, {report.unchanged} unchanged in {report.seconds:.1f} s"
+    )
+
+
+@knowledge_app.command("search")
+def search_cmd(
+    query: str = typer.Argument(..., help="What to look for."),
+    gap: list[str] = typer.Option([], "--gap", help="Only playbooks for this gap (repeatable)."),
+    phase: str | None = typer.Option(None, "--phase", help="30, 60, 90 or any."),
+    partner_type: str | None = typer.Option(None, "--partner-type", help="reseller, si, isv, msp or referral."),
+    audience: str = typer.Option("partner", "--audience", help="partner (never sees PAM guides) or pam."),
+    k: int = typer.Option(5, "--k", min=1, max=50, help="How many playbooks."),
+    all_chunks: bool = typer.Option(False, "--chunks", help="Top chunks instead of distinct playbooks."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Search the playbooks (one best excerpt per playbook)."""
+    from knowledge.retriever import KnowledgeBase
+
+    if audience not in ("partner", "pam"):
+        fail("--audience must be partner or pam", 2)
+    try:
+        hits = KnowledgeBase().search(
+            query,
+            k=k,
+            gaps=gap or None,
+            phase=phase,
+            partner_type=partner_type,
+            audience=audience,  # type: ignore[arg-type]
+            distinct=not all_chunks,
+        )
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if as_json:
+        print_json(hits)
+        return
+    table = Table("#", "score", "anchor", "section", "excerpt", title=f"{len(hits)} hits for {query!r}")
+    for rank, h in enumerate(hits, 1):
+        excerpt = " ".join(h.text.split())[:120]
+        table.add_row(str(rank), f"{h.score:.4f}", h.anchor, h.heading_path or h.title, excerpt)
+    console.print(table)
+
+
+@knowledge_app.command("eval")
+def eval_cmd(
+    queries: Path | None = typer.Option(None, "--queries", help="YAML of {query, expected, audience?} items."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    show_misses: bool = typer.Option(False, "--misses", help="Also list queries that missed an expected playbook."),
+) -> None:
+    """Run the labelled retrieval queries: recall@5, MRR, nDCG@10, latency."""
+    from knowledge.evaluate import evaluate, load_queries
+    from knowledge.retriever import KnowledgeBase
+
+    try:
+        items = load_queries(queries)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read queries: {exc}", 2)
+    report = evaluate(KnowledgeBase(), items)
+    summary = report.model_dump(exclude={"misses"})
+    if as_json:
+        print_json({**summary, "misses": [m.model_dump() for m in report.misses]} if show_misses else summary)
+        return
+    print_json(summary)
+    if show_misses:
+        for m in report.misses:
+            console.print(f"[yellow]miss[/yellow] {m.query!r}: expected {m.expected}, got {m.got}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(knowledge_app, name="knowledge")

@@ -1,0 +1,147 @@
+"""`partnerpilot up`: everything `make run` needs — a store with data, a knowledge index, the server.
+
+On an empty store it imports the sample ecosystem (evals/datasets/lumenware) so there is something to talk about.
+Sample data ends on a fixed date, so unless PARTNERPILOT_AS_OF is set, the server computes as of the sample's
+latest recorded activity; that default is remembered in a marker file under PARTNERPILOT_HOME so a later
+`partnerpilot up` on the same store uses it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import typer
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from partnerpilot.cli.common import console, fail
+from readiness.db import init_db, make_engine, session_scope
+from readiness.models import ActivityEvent, Partner
+from readiness.settings import Settings, get_settings
+from server.schemas import PrincipalOption
+
+# The checkout's sample ecosystem (`make run` runs from the checkout).
+SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "lumenware"
+SAMPLE_MARKER = "sample-dataset.json"
+EPOCH = date(1970, 1, 1)
+
+
+class BootstrapReport(BaseModel):
+    store_url: str
+    partners: int
+    imported_sample: bool  # imported by this run
+    sample_as_of: date | None  # the sample's latest activity date, when the store holds the sample
+    index_chunks: int
+    index_embedded: int  # chunks embedded by this run (0: the index was already in place)
+    logins: list[PrincipalOption]
+
+
+class SampleMarker(BaseModel):
+    dataset: str
+    as_of: date
+
+
+def _latest_activity(engine_url: str) -> date | None:
+    engine = make_engine(engine_url)
+    try:
+        with session_scope(engine) as s:
+            day = s.scalar(select(func.max(ActivityEvent.day)))
+    finally:
+        engine.dispose()
+    return EPOCH + timedelta(days=int(day)) if day is not None else None
+
+
+def bootstrap(settings: Settings, dataset: Path = SAMPLE_DATASET, build_knowledge: bool = True) -> BootstrapReport:
+    """Migrate the store, import the sample when it has no partners, bring the knowledge index up to date."""
+    from readiness.importers import import_dataset
+    from server.auth import demo_principals
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    marker_path = settings.home / SAMPLE_MARKER
+    engine = make_engine(url)
+    try:
+        init_db(engine)
+        with session_scope(engine) as s:
+            partners = int(s.scalar(select(func.count()).select_from(Partner)) or 0)
+        imported = False
+        if partners == 0:
+            import_dataset(engine, dataset)
+            imported = True
+            with session_scope(engine) as s:
+                partners = int(s.scalar(select(func.count()).select_from(Partner)) or 0)
+        with session_scope(engine) as s:
+            logins = demo_principals(s)
+    finally:
+        engine.dispose()
+
+    sample_as_of: date | None = None
+    if imported:
+        sample_as_of = _latest_activity(url)
+        if sample_as_of is not None:
+            marker = SampleMarker(dataset=dataset.name, as_of=sample_as_of)
+            marker_path.write_text(marker.model_dump_json(), encoding="utf-8")
+    elif marker_path.is_file():
+        sample_as_of = SampleMarker.model_validate(json.loads(marker_path.read_text(encoding="utf-8"))).as_of
+
+    chunks = embedded = 0
+    if build_knowledge:
+        from knowledge.index import build_index
+
+        report = build_index(settings=settings)  # incremental: only missing or changed chunks are embedded
+        chunks, embedded = report.chunks, report.added + report.updated
+    return BootstrapReport(store_url=make_url(url).render_as_string(hide_password=True), partners=partners,
+                           imported_sample=imported, sample_as_of=sample_as_of, index_chunks=chunks,
+                           index_embedded=embedded, logins=logins)
+
+
+def up(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Prepare the store and knowledge index, then serve the API and web chat (what `make run` runs)."""
+    import uvicorn
+
+    from server.auth import AuthSettings, demo_login_enabled
+
+    settings = get_settings()
+    console.print("[dim]preparing the store and the knowledge index (the first run embeds the playbooks)…[/dim]")
+    try:
+        report = bootstrap(settings)
+    except Exception as exc:
+        fail(f"could not prepare PartnerPilot: {exc}")
+    console.print(f"store: {report.store_url} ({report.partners} partners)")
+    if report.imported_sample:
+        console.print(f"imported the sample ecosystem from {SAMPLE_DATASET}")
+    if settings.as_of is None and report.sample_as_of is not None:
+        # The sample's data stops on a fixed date; computing "as of today" would make every partner look dormant.
+        os.environ["PARTNERPILOT_AS_OF"] = report.sample_as_of.isoformat()
+        get_settings.cache_clear()
+        console.print(f"as of: {report.sample_as_of.isoformat()} (the sample data's last day; set "
+                      "PARTNERPILOT_AS_OF to override)")
+    else:
+        console.print(f"as of: {get_settings().today().isoformat()}")
+    console.print(f"knowledge index: {report.index_chunks} chunks"
+                  + (f" ({report.index_embedded} embedded now)" if report.index_embedded else ""))
+
+    url = f"http://{host}:{port}/"
+    console.print(f"\n[bold]PartnerPilot is starting at {url}[/bold]")
+    if demo_login_enabled(AuthSettings(), get_settings()):
+        console.print("Demo logins (pick one on the page, or POST /login {\"as\": \"…\"}):")
+        for option in report.logins:
+            console.print(f"  {option.as_:<18} {option.label}", highlight=False)
+    else:
+        console.print("Demo login is off: sign in with a token from PARTNERPILOT_API_TOKENS.")
+    console.print("Terminal chat: partnerpilot chat --as pam:ID | partner:ID\n")
+    uvicorn.run("server.app:app", host=host, port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+
+
+__all__ = ["BootstrapReport", "bootstrap", "register", "up"]

@@ -1,0 +1,211 @@
+"""`import_dataset`: read every input file, validate each row, write the good ones in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, Engine, insert
+
+from readiness.importers.fastpath import ActivityTuple, check_activity
+from readiness.importers.mapping import Mapping, load_mapping
+from readiness.importers.report import REPORT_QUARANTINE_LIMIT, FileCounts, ImportReport, QuarantineEntry
+from readiness.importers.rows import error_reason
+from readiness.importers.sources import ReadState, SourceFile, canonical_sources, raw_text, read_rows
+from readiness.importers.store import ActivityWriter, existing_ids, import_transaction, upsert
+from readiness.models import QuarantinedRow
+
+# progress(file label, bytes read, file size in bytes); called every few thousand rows.
+Progress = Callable[[str, int, int], None]
+
+ACTIVITY_BATCH = 20_000
+# A big load drops the (partner, kind, day) index and rebuilds it once at the end: measured on SQLite,
+# 1M events insert in 2.3 s + 0.9 s rebuild without it against 4-6.5 s with it. Worth it only when the load is
+# large and at least as big as what the table already holds (the rebuild covers the old rows too).
+BULK_INDEX_MIN_ROWS = 200_000
+_CSV_BYTES_PER_EVENT = 60  # rough size of a canonical activity row, to estimate rows from file sizes
+_QUARANTINE_FLUSH = 10_000
+
+
+class ImportFolderError(ValueError):
+    """The input folder is missing or is not a folder."""
+
+
+class _Run:
+    """State of one import inside its transaction."""
+
+    def __init__(self, conn: Connection, progress: Progress | None) -> None:
+        self.conn = conn
+        self.progress = progress
+        self.report = ImportReport(run_id=uuid.uuid4().hex)
+        self.pending_quarantine: list[dict[str, Any]] = []
+        self.known: dict[str, set[str]] = {
+            "pams": existing_ids(conn, "pams", "pam_id"),
+            "partners": existing_ids(conn, "partners", "partner_id"),
+        }
+        # Content of every id accepted so far per table, to tell harmless repeats from conflicting duplicates.
+        self.seen: dict[str, dict[str, BaseModel]] = {}
+
+    def counts(self, source: SourceFile) -> FileCounts:
+        return self.report.files.setdefault(source.label, FileCounts())
+
+    def quarantine(self, source: SourceFile, row: int, reason: str, raw: str | None) -> None:
+        if len(self.report.quarantine) < REPORT_QUARANTINE_LIMIT:
+            self.report.quarantine.append(QuarantineEntry(file=source.label, row=row, reason=reason))
+        else:
+            self.report.quarantine_truncated = True
+        self.pending_quarantine.append({
+            "import_run": self.report.run_id,
+            "file": source.label,
+            "row_number": row,
+            "reason": reason,
+            "raw": raw.replace("\x00", "") if raw else raw,
+        })
+        if len(self.pending_quarantine) >= _QUARANTINE_FLUSH:
+            self.flush_quarantine()
+
+    def flush_quarantine(self) -> None:
+        if self.pending_quarantine:
+            self.conn.execute(insert(QuarantinedRow), self.pending_quarantine)
+            self.pending_quarantine = []
+
+    def tick(self, source: SourceFile, state: ReadState) -> None:
+        if self.progress is not None:
+            self.progress(source.label, state.position, state.size)
+
+    # --- small tables: pydantic model per row, upsert decided per row --------------------------------
+
+    def import_table(self, source: SourceFile) -> None:
+        spec = source.spec
+        counts = self.counts(source)
+        seen = self.seen.setdefault(spec.name, {})
+        accepted: list[dict[str, Any]] = []
+        state = ReadState()
+        for number, cells, problem in read_rows(source, state):
+            raw = raw_text(spec.columns, cells)
+            if problem is not None or cells is None:
+                self.quarantine(source, number, problem or "unreadable row", raw)
+                counts.quarantined += 1
+                continue
+            try:
+                model = spec.row_model(**dict(zip(spec.columns, cells, strict=True)))
+            except ValidationError as exc:
+                self.quarantine(source, number, error_reason(exc), raw)
+                counts.quarantined += 1
+                continue
+            reason = self._reference_problem(spec.name, model)
+            key = getattr(model, spec.key)
+            if reason is None and key in seen:
+                if seen[key] == model:
+                    counts.unchanged += 1
+                    continue
+                reason = f"{spec.key}: duplicate id with conflicting content earlier in this input"
+            if reason is not None:
+                self.quarantine(source, number, reason, raw)
+                counts.quarantined += 1
+                continue
+            seen[key] = model
+            accepted.append(model.model_dump())
+            if spec.name in self.known:
+                self.known[spec.name].add(key)
+        written = upsert(self.conn, spec.table, spec.key, accepted)
+        counts.add(written)
+        self.tick(source, state)
+
+    def _reference_problem(self, name: str, model: BaseModel) -> str | None:
+        if name == "partners":
+            pam_id = getattr(model, "pam_id", None)
+            if pam_id is not None and pam_id not in self.known["pams"]:
+                return f"pam_id: unknown PAM {pam_id!r}"
+        elif name in ("gtm_profiles", "opportunities"):
+            partner_id = getattr(model, "partner_id", None)
+            if partner_id not in self.known["partners"]:
+                return f"partner_id: unknown partner {partner_id!r}"
+        return None
+
+    # --- activity: the fast path ---------------------------------------------------------------------
+
+    def import_activity(self, source: SourceFile, writer: ActivityWriter) -> None:
+        columns = source.spec.columns
+        counts = self.counts(source)
+        partners = self.known["partners"]
+        state = ReadState()
+        batch: list[ActivityTuple] = []
+        numbers: list[int] = []
+        check = check_activity
+        for number, cells, problem in read_rows(source, state):
+            if problem is not None or cells is None:
+                self.quarantine(source, number, problem or "unreadable row", raw_text(columns, cells))
+                counts.quarantined += 1
+                continue
+            result = check(cells)
+            if type(result) is str:
+                self.quarantine(source, number, result, raw_text(columns, cells))
+                counts.quarantined += 1
+                continue
+            if result[1] not in partners:  # type: ignore[index]
+                self.quarantine(source, number, f"partner_id: unknown partner {result[1]!r}",  # type: ignore[index]
+                                raw_text(columns, cells))
+                counts.quarantined += 1
+                continue
+            batch.append(result)  # type: ignore[arg-type]
+            numbers.append(number)
+            if len(batch) >= ACTIVITY_BATCH:
+                self._write_activity(source, writer, batch, numbers, counts)
+                batch, numbers = [], []
+                self.tick(source, state)
+        self._write_activity(source, writer, batch, numbers, counts)
+        self.tick(source, state)
+
+    def _write_activity(
+        self, source: SourceFile, writer: ActivityWriter, batch: list[ActivityTuple], numbers: list[int],
+        counts: FileCounts,
+    ) -> None:
+        for number, reason in writer.write(batch, numbers, counts):
+            self.quarantine(source, number, reason, None)
+
+
+def _sources(folder: Path, mapping: Mapping | None) -> list[SourceFile]:
+    return mapping.sources(folder) if mapping is not None else canonical_sources(folder)
+
+
+def import_dataset(
+    engine: Engine,
+    path: Path,
+    mapping: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a folder of canonical CSV / JSON Lines files (or CRM exports through `mapping`) in one transaction.
+
+    Files are imported in dependency order (PAMs, partners, GTM profiles, opportunities, activity). Refused
+    rows are stored in `quarantined_rows` under the report's `run_id`. Any exception leaves the store as it was.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ImportFolderError(f"not a folder: {folder}")
+    resolved = load_mapping(mapping) if mapping is not None else None
+    sources = _sources(folder, resolved)
+    with import_transaction(engine) as conn:
+        run = _Run(conn, progress)
+        writer: ActivityWriter | None = None
+        for source in sources:
+            if source.spec.name != "activity":
+                run.import_table(source)
+                continue
+            if writer is None:
+                writer = ActivityWriter(conn)
+                incoming = sum(s.path.stat().st_size for s in sources if s.spec.name == "activity")
+                incoming //= _CSV_BYTES_PER_EVENT
+                if incoming >= BULK_INDEX_MIN_ROWS and incoming >= writer.stored_rows_estimate():
+                    writer.drop_index()
+            run.import_activity(source, writer)
+        if writer is not None:
+            writer.restore_index()
+        run.flush_quarantine()
+    report = run.report
+    for counts in report.files.values():
+        report.total.add(counts)
+    return report

@@ -1,0 +1,45 @@
+"""What an import returns: counts per file and overall, and the rows it refused."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+# The report lists at most this many quarantined rows; all of them are stored in `quarantined_rows`.
+REPORT_QUARANTINE_LIMIT = 1000
+
+
+class FileCounts(BaseModel):
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+    def add(self, other: FileCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.quarantined += other.quarantined
+
+    @property
+    def usable(self) -> int:
+        """Rows that were read successfully, whether or not they changed the store."""
+        return self.inserted + self.updated + self.unchanged
+
+
+class QuarantineEntry(BaseModel):
+    file: str
+    row: int = Field(description="1-based; in a CSV file the header is row 1, in JSON Lines the line number")
+    reason: str
+
+
+class ImportReport(BaseModel):
+    run_id: str
+    files: dict[str, FileCounts] = Field(default_factory=dict)
+    total: FileCounts = Field(default_factory=FileCounts)
+    quarantine: list[QuarantineEntry] = Field(default_factory=list)
+    quarantine_truncated: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """False when nothing could be read: no files, or every row refused."""
+        return self.total.usable > 0

@@ -1,0 +1,75 @@
+"""Calibration: fit dimension weights from outcomes already known on as_of.
+
+Features are the dimension scores as of (as_of - horizon); outcomes are new sourced pipeline in
+(as_of - horizon, as_of]. Nothing after as_of is used to fit. The fitted weights are then backtested at as_of
+(outcomes in (as_of, as_of + horizon]) beside the current weights.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from sqlalchemy.orm import Session
+
+from readiness.scoring.backtest import backtest
+from readiness.scoring.config import DIMENSION_KEYS, ScoringConfig, load_config
+from readiness.scoring.features import new_sourced_pipeline
+from readiness.scoring.schemas import CalibrationReport
+
+L2 = 1e-3
+
+
+def _fit_nonnegative_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Logistic regression with non-negative coefficients (a readiness dimension should never count against)."""
+    n, d = x.shape
+    yf = y.astype(float)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = theta[0] + x @ theta[1:]
+        p = 1.0 / (1.0 + np.exp(-z))
+        eps = 1e-12
+        nll = -np.mean(yf * np.log(p + eps) + (1 - yf) * np.log(1 - p + eps)) + L2 * np.sum(theta[1:] ** 2)
+        g = p - yf
+        grad = np.concatenate([[g.mean()], x.T @ g / n + 2 * L2 * theta[1:]])
+        return float(nll), grad
+
+    theta0 = np.zeros(d + 1)
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=[(None, None)] + [(0.0, None)] * d)
+    return np.asarray(res.x[1:])
+
+
+def calibrate(session: Session, as_of: date, horizon_days: int = 90, config: ScoringConfig | None = None,
+              write: str | Path | None = None) -> CalibrationReport:
+    from readiness.scoring.score import compute_frame
+
+    cfg = config or load_config()
+    t0 = as_of - timedelta(days=horizon_days)
+    frame = compute_frame(session, t0, None, cfg, historical=True)
+    keep = frame.feats.joined <= frame.feats.as_of_day
+    outcome = new_sourced_pipeline(session, t0, horizon_days)
+    y = np.array([pid in outcome for pid in frame.ids], dtype=bool)[keep]
+    x = np.column_stack([frame.dims.scores[k][keep] / 100.0 for k in DIMENSION_KEYS])
+    before = backtest(session, as_of, horizon_days, cfg)
+    note = None
+    if y.sum() < 3 or (~y).sum() < 3:
+        fitted = {k: cfg.dimensions[k].weight for k in DIMENSION_KEYS}
+        note = f"too few outcomes to fit ({int(y.sum())} positives of {y.size}); weights unchanged"
+    else:
+        coef = _fit_nonnegative_logistic(x, y)
+        if coef.sum() <= 0:
+            fitted = {k: cfg.dimensions[k].weight for k in DIMENSION_KEYS}
+            note = "no dimension predicts the outcome on this history; weights unchanged"
+        else:
+            fitted = {k: round(float(100 * c / coef.sum()), 1) for k, c in zip(DIMENSION_KEYS, coef, strict=True)}
+    new_cfg = cfg.with_dimension_weights(fitted)
+    after = backtest(session, as_of, horizon_days, new_cfg)
+    written = None
+    if write is not None:
+        Path(write).write_text(new_cfg.to_yaml(), encoding="utf-8")
+        written = str(write)
+    return CalibrationReport(as_of=as_of, horizon_days=horizon_days, fit_as_of=t0, fit_partners=int(y.size),
+                             fit_positives=int(y.sum()), fitted_weights=fitted, before=before, after=after,
+                             written_to=written, note=note)

@@ -1,0 +1,122 @@
+"""Program-level baselines as of a date: which partner types, regions and specializations produce sourced
+pipeline, typical closed-won deal sizes and how many deals an active partner wins a year.
+
+Computed from the whole program (not only the partners being scored) and cached per store and date for a few
+minutes: they move slowly, and a single-partner rescore must not rescan the program.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from readiness.models import Opportunity, Partner
+
+# No fingerprint query: counting a large table on every single-partner rescore would cost more than the
+# rescore. Imports should call `readiness.scoring.clear_caches()`; otherwise entries expire after this long.
+CACHE_TTL_S = 120.0
+SMOOTHING = 10.0  # pseudo-partners at the base rate: small groups fall back to the program average
+
+
+@dataclass
+class Priors:
+    as_of: date
+    base_rate: float
+    type_rate: dict[str, float]
+    region_rate: dict[str, float]
+    spec_rate: dict[str, float]
+    deal_size_by_type: dict[str, float] = field(default_factory=dict)
+    deal_size_program: float | None = None
+    won_deals_total: int = 0
+    deals_per_year: float | None = None
+    active_partners: int = 0
+
+    def ratio(self, table: dict[str, float], key: str | None) -> float:
+        if self.base_rate <= 0:
+            return 1.0
+        return table.get(key or "", self.base_rate) / self.base_rate
+
+
+_cache: dict[tuple[str, date, int], tuple[float, Priors]] = {}
+
+
+def program_priors(session: Session, as_of: date, active_window_days: int) -> Priors:
+    key = (str(session.get_bind().url), as_of, active_window_days)
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < CACHE_TTL_S:
+        return hit[1]
+    priors = _compute(session, as_of, active_window_days)
+    _cache[key] = (time.monotonic(), priors)
+    return priors
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _smoothed(prod: dict[str, int], total: dict[str, int], base: float) -> dict[str, float]:
+    return {k: (prod.get(k, 0) + SMOOTHING * base) / (n + SMOOTHING) for k, n in total.items()}
+
+
+def _compute(session: Session, as_of: date, window: int) -> Priors:
+    won = and_(Opportunity.stage == "closed_won", Opportunity.close_date <= as_of)
+    per_partner = session.execute(
+        select(
+            Opportunity.partner_id, func.max(Opportunity.created_on),
+            func.sum(case((and_(won, Opportunity.close_date > as_of - timedelta(days=365)), 1), else_=0)),
+        )
+        .where(Opportunity.attribution == "sourced", Opportunity.created_on <= as_of)
+        .group_by(Opportunity.partner_id)
+    ).all()
+    producers = {r[0] for r in per_partner}
+    cutoff = as_of - timedelta(days=window)
+    active_won = [
+        float(r[2] or 0) for r in per_partner
+        if r[1] is not None and (r[1] if isinstance(r[1], date) else date.fromisoformat(str(r[1])[:10])) > cutoff
+    ]
+    prod_t: dict[str, int] = defaultdict(int)
+    tot_t: dict[str, int] = defaultdict(int)
+    prod_r: dict[str, int] = defaultdict(int)
+    tot_r: dict[str, int] = defaultdict(int)
+    prod_s: dict[str, int] = defaultdict(int)
+    tot_s: dict[str, int] = defaultdict(int)
+    n = n_prod = 0
+    rows = session.execute(
+        select(Partner.partner_id, Partner.type, Partner.region, Partner.specializations, Partner.joined_on)
+    )
+    for pid, ptype, region, specs, joined in rows:
+        if joined is not None and joined > as_of:
+            continue  # not in the program yet on that date
+        is_prod = pid in producers
+        n += 1
+        n_prod += is_prod
+        tot_t[ptype] += 1
+        prod_t[ptype] += is_prod
+        tot_r[region or ""] += 1
+        prod_r[region or ""] += is_prod
+        for s in specs or []:
+            tot_s[s] += 1
+            prod_s[s] += is_prod
+    base = n_prod / n if n else 0.0
+    sizes = session.execute(
+        select(Partner.type, func.avg(Opportunity.amount), func.count())
+        .join(Partner, Partner.partner_id == Opportunity.partner_id)
+        .where(Opportunity.attribution == "sourced", won, Opportunity.created_on <= as_of,
+               Opportunity.amount.is_not(None))
+        .group_by(Partner.type)
+    ).all()
+    won_total = int(sum(c for _, _, c in sizes))
+    program_size = (sum(float(a) * c for _, a, c in sizes) / won_total) if won_total else None
+    return Priors(
+        as_of=as_of, base_rate=base, type_rate=_smoothed(prod_t, tot_t, base),
+        region_rate=_smoothed(prod_r, tot_r, base), spec_rate=_smoothed(prod_s, tot_s, base),
+        deal_size_by_type={t: float(a) for t, a, c in sizes if c >= 3},
+        deal_size_program=program_size, won_deals_total=won_total,
+        deals_per_year=float(np.mean(active_won)) if active_won else None, active_partners=len(active_won),
+    )

@@ -1,0 +1,112 @@
+"""Score snapshots (`score_snapshots`): one row per partner per as_of, upserted.
+
+They are the cache behind the call list and the history behind trends. Freshness: `rescore_partner` rewrites a
+partner's row after a new signal; `refresh_snapshots` rewrites a whole book or program (run it after an import);
+the call list re-scores live every partner it shows, so what a PAM sees is never stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from readiness.models import Partner, ScoreSnapshot
+from readiness.scoring.config import ScoringConfig, load_config
+from readiness.scoring.dormant import CALLABLE_FLAGS
+from readiness.scoring.schemas import PartnerScore
+
+BATCH = 5000
+
+
+def _callable(segment: str, outlook: str | None, flags: Iterable[str]) -> bool:
+    return segment != "active" and outlook == "not_yet" and any(c in CALLABLE_FLAGS for c in flags)
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    for k in range(0, len(rows), BATCH):
+        stmt = ins(ScoreSnapshot).values(rows[k : k + BATCH])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["partner_id", "as_of"],
+            set_={"score": stmt.excluded.score, "tier": stmt.excluded.tier, "segment": stmt.excluded.segment,
+                  "dimensions": stmt.excluded.dimensions, "created_at": func.now()},
+        )
+        session.execute(stmt)
+
+
+def snapshot_row(score: PartnerScore) -> dict[str, Any]:
+    flags = [f.code for f in score.dormant_flags]
+    return {
+        "partner_id": score.partner_id, "as_of": score.as_of, "score": score.score, "tier": score.tier,
+        "segment": score.segment,
+        "dimensions": {
+            "dimensions": {d.key: d.score for d in score.dimensions}, "gtm": {g.key: g.score for g in score.gtm},
+            "outlook": score.outlook, "flags": flags, "revenue_at_stake": score.revenue_at_stake or 0.0,
+            "callable": _callable(score.segment, score.outlook, flags),
+        },
+    }
+
+
+def upsert_snapshots(session: Session, scores: Iterable[PartnerScore]) -> int:
+    rows = [snapshot_row(s) for s in scores]
+    _upsert(session, rows)
+    return len(rows)
+
+
+def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | None = None,
+                      config: ScoringConfig | None = None) -> int:
+    """Score (vectorized, no per-partner objects) and upsert the snapshot of every partner in scope."""
+    from readiness.scoring.revenue import revenue_at_stake_array
+    from readiness.scoring.score import compute_frame
+
+    cfg = config or load_config()
+    frame = compute_frame(session, as_of, partner_ids, cfg)
+    stake = revenue_at_stake_array(session, frame)
+    dims = {k: np.round(v, 2).tolist() for k, v in frame.dims.scores.items()}
+    gtm = {k: np.round(v, 2).tolist() for k, v in frame.gtm.items()}
+    codes = [[] for _ in range(frame.feats.n)]  # type: list[list[str]]
+    for code, arr in frame.flags.items():
+        for i in np.flatnonzero(arr):
+            codes[i].append(code)
+    total = np.round(frame.total, 2).tolist()
+    outlook = frame.outlook
+    rows = [
+        {"partner_id": pid, "as_of": as_of, "score": total[i], "tier": str(frame.tier[i]),
+         "segment": str(frame.segment[i]),
+         "dimensions": {"dimensions": {k: v[i] for k, v in dims.items()}, "gtm": {k: v[i] for k, v in gtm.items()},
+                        "outlook": outlook[i], "flags": codes[i], "revenue_at_stake": float(stake[i]),
+                        "callable": _callable(str(frame.segment[i]), outlook[i], codes[i])}}
+        for i, pid in enumerate(frame.ids)
+    ]
+    _upsert(session, rows)
+    return len(rows)
+
+
+def rescore_partner(session: Session, partner_id: str, as_of: date) -> PartnerScore:
+    """Score one partner and upsert its snapshot (used after a new readiness signal)."""
+    from readiness.scoring.score import score_partner
+
+    score = score_partner(session, partner_id, as_of)
+    upsert_snapshots(session, [score])
+    session.flush()
+    return score
+
+
+def missing_snapshots(session: Session, as_of: date, pam_id: str | None) -> int:
+    """How many partners in scope have no snapshot for as_of."""
+    partners = select(func.count()).select_from(Partner)
+    snaps = select(func.count()).select_from(ScoreSnapshot).where(ScoreSnapshot.as_of == as_of)
+    if pam_id is not None:
+        partners = partners.where(Partner.pam_id == pam_id)
+        snaps = snaps.join(Partner, Partner.partner_id == ScoreSnapshot.partner_id).where(Partner.pam_id == pam_id)
+    return int(session.execute(partners).scalar_one()) - int(session.execute(snaps).scalar_one())

@@ -1,0 +1,1 @@
+"""HTTP API and web chat page for the PartnerPilot agent (`partnerpilot up`, or `uvicorn server.app:app`)."""

@@ -1,0 +1,170 @@
+"""Readiness scoring on lumenware: expectations read off the raw CSVs (evals/datasets/lumenware)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
+
+from readiness.db import init_db, make_engine, session_scope
+from readiness.errors import UnknownPartner, ValidationFailed
+from readiness.importers import import_dataset
+from readiness.models import ActivityEvent, Opportunity, ReadinessSignal
+from readiness.scoring import load_config, priors, revenue, score_all, score_partner
+
+LUMENWARE = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "lumenware"
+AS_OF = date(2026, 10, 31)
+
+
+def clear_caches() -> None:
+    priors.clear_cache()
+    revenue.clear_cache()
+
+
+def lumenware_engine(folder: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{folder / 'lumenware.db'}")
+    init_db(engine)
+    import_dataset(engine, LUMENWARE)
+    clear_caches()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def lw(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return lumenware_engine(tmp_path_factory.mktemp("lw"))
+
+
+@pytest.fixture
+def s(lw: Engine):  # type: ignore[no-untyped-def]
+    with session_scope(lw) as session:
+        yield session
+        session.rollback()
+
+
+def test_recent_sourced_producer_is_active_and_outscores_every_dormant_partner(s: Session) -> None:
+    """p-007 Larkspur Services: 10 sourced opportunities (4 closed-won), the last registered 2026-09-23, 3
+    certifications, 4 AE meetings, 40 logins up to 2026-10-27. It is producing now: active, no outlook, and
+    scores above every partner that is not producing."""
+    scores = {x.partner_id: x for x in score_all(s, AS_OF)}
+    p7 = scores["p-007"]
+    assert p7.segment == "active" and p7.outlook is None
+    assert p7.tier in ("Tier 1", "Tier 2")
+    assert p7.dormant_flags == []
+    assert p7.score > max(x.score for x in scores.values() if x.segment != "active")
+
+
+def test_competitive_conflict_is_not_ever_and_caps_market_alignment(s: Session) -> None:
+    """p-022 Harbor Consulting: competitive_conflict "Exclusive agreement with a competitor", 0 overlap, one
+    login in 2025. Structurally blocked: not_ever with the conflict as the reason; alignment capped."""
+    x = score_partner(s, "p-022", AS_OF)
+    assert x.outlook == "not_ever"
+    assert "competitive conflict" in (x.outlook_reason or "")
+    alignment = next(d for d in x.dimensions if d.key == "market_alignment")
+    assert alignment.score <= load_config().conflict_cap
+    assert any("capped" in a for a in alignment.adjustments)
+
+
+def test_breakdown_adds_up_and_cites_the_events(s: Session) -> None:
+    """p-005 Zephyr Data: 4 sourced deals, the last created 2026-02-09; 2 certification_earned. The breakdown
+    must add up (sub-signals -> dimension -> total) and name those facts."""
+    x = score_partner(s, "p-005", AS_OF)
+    for d in x.dimensions:
+        assert sum(sub.contribution for sub in d.subsignals) == pytest.approx(d.score, abs=0.05)
+        assert all(0 <= sub.value <= 1 for sub in d.subsignals)
+    assert sum(d.contribution for d in x.dimensions) == pytest.approx(x.score, abs=0.05)
+    history = next(sub for d in x.dimensions for sub in d.subsignals if sub.key == "deal_history")
+    assert "4 sourced opportunities" in history.evidence[0] and "2026-02-09" in history.evidence[0]
+    certs = next(sub for d in x.dimensions for sub in d.subsignals if sub.key == "technical_competence")
+    assert certs.evidence[0].startswith("2 certification_earned")
+    assert x.momentum_90 is not None and x.momentum_90 < 0  # gone quiet since February
+    assert x.strengths() and x.weaknesses()
+    assert {g.key for g in x.gtm} == {"use_case", "icp", "sales_motion", "delivery_credibility",
+                                      "business_communication"}
+
+
+@pytest.mark.parametrize(("as_of", "flag"), [
+    (date(2026, 7, 20), "no_login_30"),   # p-003's only portal_login is 2026-06-13: 37 days
+    (date(2026, 8, 20), "no_login_60"),   # 68 days
+    (date(2026, 10, 31), "no_login_90"),  # 140 days
+])
+def test_no_login_windows_pick_the_longest_that_applies(s: Session, as_of: date, flag: str) -> None:
+    codes = [f.code for f in score_partner(s, "p-003", as_of).dormant_flags]
+    assert flag in codes
+    assert len([c for c in codes if c.startswith("no_login_")]) == 1
+
+
+def test_scores_use_no_data_after_as_of(lw: Engine, tmp_path: Path) -> None:
+    """Scoring p-037 as of 2026-06-30 must not change when every row after that date is deleted."""
+    day = date(2026, 6, 30)
+    with session_scope(lw) as s:
+        before = score_partner(s, "p-037", day).model_dump()
+    copy = lumenware_engine(tmp_path)
+    with session_scope(copy) as s:
+        s.execute(delete(ActivityEvent).where(ActivityEvent.day > (day - date(1970, 1, 1)).days))
+        s.execute(delete(Opportunity).where(Opportunity.created_on > day))
+    clear_caches()
+    with session_scope(copy) as s:
+        after = score_partner(s, "p-037", day).model_dump()
+    assert after == before
+
+
+def test_readiness_signals_follow_the_counting_rule(tmp_path: Path) -> None:
+    """pam-recorded counts; partner-claimed does not until confirmed; rejected never; a later override wins."""
+    eng = lumenware_engine(tmp_path)
+
+    def capability() -> float:
+        clear_caches()
+        with session_scope(eng) as s:
+            return next(d.score for d in score_partner(s, "p-006", AS_OF).dimensions if d.key == "capability")
+
+    base = capability()
+
+    def add(**kw: object) -> int:
+        with session_scope(eng) as s:
+            row = ReadinessSignal(partner_id="p-006", dimension="capability", actor="t", evidence="test",
+                                  idempotency_key=f"k{kw.pop('key')}", **kw)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    claim = add(key=1, source="partner", status="claimed", value=95.0)
+    assert capability() == pytest.approx(base)
+    add(key=2, source="pam", status="confirmed", supersedes_id=claim)
+    confirmed = capability()
+    assert confirmed > base + 10
+    add(key=3, source="pam", status="overridden", supersedes_id=claim, value=0.0)
+    assert capability() < base
+    with session_scope(eng) as s:  # a rejected signal never counts
+        s.add(ReadinessSignal(partner_id="p-006", dimension="engagement", actor="t", source="agent", status="recorded",
+                              value=100.0, idempotency_key="k5"))
+    with session_scope(eng) as s:
+        first = s.query(ReadinessSignal).filter_by(idempotency_key="k5").one()
+        s.add(ReadinessSignal(partner_id="p-006", dimension="engagement", actor="pam-01", source="pam",
+                              status="rejected", supersedes_id=first.id, idempotency_key="k6"))
+    clear_caches()
+    with session_scope(eng) as s:
+        eng_dim = next(d for d in score_partner(s, "p-006", AS_OF).dimensions if d.key == "engagement")
+    assert eng_dim.adjustments == []
+
+
+def test_config_is_validated_and_can_be_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 s: Session) -> None:
+    cfg = load_config()
+    assert {k: d.weight for k, d in cfg.dimensions.items()} == {
+        "engagement": 35, "revenue_potential": 30, "market_alignment": 25, "capability": 10}
+    custom = tmp_path / "program.yaml"
+    custom.write_text(cfg.with_dimension_weights({"engagement": 0, "revenue_potential": 0, "market_alignment": 0,
+                                                  "capability": 100}).to_yaml())
+    monkeypatch.setenv("PARTNERPILOT_SCORING_CONFIG", str(custom))
+    x = score_partner(s, "p-004", AS_OF)
+    cap = next(d for d in x.dimensions if d.key == "capability")
+    assert x.score == pytest.approx(cap.score, abs=0.01)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dimensions: {engagement: {label: E, weight: 1, subsignals: {}}}")
+    with pytest.raises(ValidationFailed):
+        load_config(bad)
+    with pytest.raises(UnknownPartner):
+        score_partner(s, "p-999", AS_OF)
