@@ -23,9 +23,17 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/partnerpilot up
 
+EVAL_HOME := var/eval-home
+EVAL_GATE := --fail-under pass_rate=0.90 --fail-under tool_accuracy=0.95 --fail-over leak_rate=0
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup tests
+	# The conversation eval gates; reports land in evals/out/ (the CI artifact).
+	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot eval run --mode offline $(EVAL_GATE) \
+		--json evals/out/offline.json --report evals/out/offline.md --transcripts evals/out/transcripts
+	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot eval run --mode replay --fail-under pass_rate=1.0 \
+		--json evals/out/replay.json --report evals/out/replay.md --transcripts evals/out/transcripts
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -19,6 +19,11 @@ class Context:
     provider: str = field(default_factory=lambda: get_settings().resolved_provider)
     model: str = field(default_factory=lambda: get_settings().model)
 
+    def __post_init__(self) -> None:
+        # Contexts built from JSON (langgraph dev, HTTP clients) carry the date as a string.
+        if isinstance(self.as_of, str):
+            object.__setattr__(self, "as_of", date.fromisoformat(self.as_of))
+
     @property
     def principal(self) -> Principal:
         return Principal(role=self.role, id=self.principal_id)  # type: ignore[arg-type]

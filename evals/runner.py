@@ -51,9 +51,8 @@ class StoreCache:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def fresh_copy(self, dataset: Path, dest: Path) -> Path:
-        from readiness.importers import import_dataset
-
         from readiness.db import init_db, make_engine
+        from readiness.importers import import_dataset
 
         cached = self.root / f"{_dataset_hash(dataset)}.db"
         if not cached.exists():
@@ -209,10 +208,9 @@ def run_suite(
     model: str | None = None,
     only_with_cassettes: bool = False,
 ) -> dict[str, Any]:
-    from knowledge.retriever import KnowledgeBase
-
     from agent.services import configure
     from knowledge.index import build_index
+    from knowledge.retriever import KnowledgeBase
     from readiness.db import make_engine
     from readiness.settings import get_settings
 
@@ -238,6 +236,10 @@ def run_suite(
                 records = run_scenario(sc, mode, cache, Path(tmp), model)
             except CassetteMissing as exc:
                 results.append({"id": sc.id, "passed": False, "failures": [str(exc)]})
+                continue
+            except Exception as exc:  # one crashing scenario is a failure, not the end of the suite
+                results.append({"id": sc.id, "passed": False,
+                                "failures": [f"scenario crashed: {type(exc).__name__}: {str(exc)[:300]}"]})
                 continue
             for rec, turn in zip(records, sc.turns, strict=True):
                 verdict = judge(rec, turn.expect)

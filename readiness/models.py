@@ -180,8 +180,15 @@ class ScoreSnapshot(Base):
     segment: Mapped[str] = mapped_column(String(20))
     dimensions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Denormalised for the call list (migration 0002): a PAM's callable partners by revenue at stake.
+    pam_id: Mapped[str | None] = mapped_column(String(64))
+    revenue_at_stake: Mapped[float | None] = mapped_column(Float)
+    on_call_list: Mapped[bool | None] = mapped_column(Boolean)
 
-    __table_args__ = (UniqueConstraint("partner_id", "as_of", name="uq_snapshot_partner_asof"),)
+    __table_args__ = (
+        UniqueConstraint("partner_id", "as_of", name="uq_snapshot_partner_asof"),
+        Index("ix_snapshot_call_list", "as_of", "pam_id", "on_call_list", "revenue_at_stake"),
+    )
 
 
 class AuditLog(Base):

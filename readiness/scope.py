@@ -21,6 +21,8 @@ Role = Literal["partner", "pam", "leader"]
 
 # Scores below this are not a match; within AMBIGUITY_MARGIN of the best, candidates are ambiguous.
 MATCH_THRESHOLD = 80.0
+# An explicit search shows candidates, so it tolerates heavier misspellings.
+SEARCH_THRESHOLD = 70.0
 AMBIGUITY_MARGIN = 3.0
 _ID_PATTERN = re.compile(r"^[A-Za-z]{1,4}-?\d+$")
 
@@ -80,7 +82,9 @@ def can_see(session: Session, principal: Principal, partner_id: str) -> bool:
     return p is not None and p.pam_id == principal.id
 
 
-def match_partners(query: str, refs: list[PartnerRef], limit: int = 5) -> list[tuple[PartnerRef, float]]:
+def match_partners(
+    query: str, refs: list[PartnerRef], limit: int = 5, threshold: float = MATCH_THRESHOLD
+) -> list[tuple[PartnerRef, float]]:
     """Fuzzy matches of a name (or id) against partner refs, best first."""
     q = query.strip()
     if not q:
@@ -90,7 +94,7 @@ def match_partners(query: str, refs: list[PartnerRef], limit: int = 5) -> list[t
         return [(r, 100.0) for r in exact]
     choices = {i: r.name for i, r in enumerate(refs)}
     hits = process.extract(q, choices, scorer=fuzz.WRatio, processor=utils.default_process, limit=limit)
-    return [(refs[key], float(score)) for _name, score, key in hits if score >= MATCH_THRESHOLD]
+    return [(refs[key], float(score)) for _name, score, key in hits if score >= threshold]
 
 
 def resolve_partner(session: Session, principal: Principal, ref: str | None) -> PartnerRef:

@@ -130,7 +130,9 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
             response.headers["X-Request-ID"] = request_id
             return response
         finally:
-            route = getattr(request.scope.get("route"), "path", "unmatched")
+            # Label by route template, never by raw path: unknown paths must not grow the label set.
+            route = getattr(request.scope.get("route"), "path", None) or (
+                "/static" if request.url.path.startswith("/static/") else "unmatched")
             elapsed = time.perf_counter() - started
             metrics: Metrics = app.state.metrics
             metrics.requests.labels(request.method, route, str(status_code)).inc()

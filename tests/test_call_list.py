@@ -65,3 +65,19 @@ def test_program_wide_list_and_unknown_pam(lw: Engine) -> None:
             call_list(s, AS_OF, "pam-99")
     assert {PARTNERS[e.partner_id]["pam_id"] for e in everyone} == {"pam-01", "pam-02", "pam-03"}
     assert not {e.partner_id for e in everyone} & CONFLICTED
+
+
+def test_same_call_list_and_snapshots_on_both_databases(any_engine: Engine) -> None:
+    """The SQL (aggregation, JSON snapshot ordering, upsert) runs on SQLite and PostgreSQL alike."""
+    from readiness.importers import import_dataset
+    from readiness.models import ScoreSnapshot
+    from readiness.scoring import clear_caches, rescore_partner
+
+    import_dataset(any_engine, LUMENWARE)
+    clear_caches()
+    with session_scope(any_engine) as s:
+        ids = [e.partner_id for e in call_list(s, AS_OF, "pam-02", limit=50)]
+        again = rescore_partner(s, "p-013", AS_OF)
+        snaps = s.query(ScoreSnapshot).filter_by(partner_id="p-013").all()
+    assert "p-013" in ids and not set(ids) & CONFLICTED
+    assert len(snaps) == 1 and snaps[0].score == pytest.approx(again.score)

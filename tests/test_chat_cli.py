@@ -21,7 +21,7 @@ from readiness.db import init_db, make_engine
 from readiness.settings import Settings, get_settings
 from tests.conftest import LUMENWARE, LUMENWARE_AS_OF, ROOT
 
-pytestmark = pytest.mark.xdist_group("agent")
+pytestmark = pytest.mark.xdist_group("server")
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +80,31 @@ def test_piped_script_greets_answers_with_tool_activity_and_manages_threads(chat
     assert _threads(chat_env, "pam:pam-01") == []
 
 
-def test_resuming_works_for_the_owner_and_not_for_anyone_else(chat_env: dict[str, str]) -> None:
-    first = _chat(chat_env, "What is Thistle Networks' readiness score?\n", "--as", "pam:pam-02", "--thread", "t-1")
-    assert first.returncode == 0, first.stderr
-    again = _chat(chat_env, "/quit\n", "--as", "pam:pam-02", "--thread", "t-1")
-    assert again.returncode == 0 and "resuming: 2 earlier turns" in again.stdout
-    other = _chat(chat_env, "/quit\n", "--as", "partner:p-004", "--thread", "t-1")
-    assert other.returncode == 2 and "not found" in other.stderr
+def test_resuming_works_for_the_owner_and_not_for_anyone_else(chat_env: dict[str, str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process (faster than three more subprocesses); the CLI's cached store engine is reset for this store.
+    from agent import services
+    from partnerpilot.cli import app, common
+
+    for key, value in chat_env.items():
+        if key.startswith("PARTNERPILOT_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setattr(common, "_engine", None)
+    monkeypatch.setattr(services, "_services", services._services)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(app, ["chat", "--as", "pam:pam-02", "--thread", "t-1"],
+                              input="What is Thistle Networks' readiness score?\n")
+        assert first.exit_code == 0, first.output
+        again = runner.invoke(app, ["chat", "--as", "pam:pam-02", "--thread", "t-1"], input="/quit\n")
+        assert again.exit_code == 0 and "resuming: 2 earlier turns" in again.output
+        other = runner.invoke(app, ["chat", "--as", "partner:p-004", "--thread", "t-1"], input="/quit\n")
+        assert other.exit_code == 2 and "not found" in other.output
+    finally:
+        if common._engine is not None:
+            common._engine.dispose()
+        get_settings.cache_clear()
 
 
 def _one_playbook(tmp_path: Path) -> Path:

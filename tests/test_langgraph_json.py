@@ -20,7 +20,7 @@ import pytest
 from readiness.db import init_db, make_engine
 from tests.conftest import LUMENWARE, LUMENWARE_AS_OF, ROOT
 
-pytestmark = [pytest.mark.xdist_group("agent"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("server"), pytest.mark.slow]
 CONFIG = ROOT / "langgraph.json"
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 

@@ -11,11 +11,19 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from sqlalchemy import Engine
 
+from agent import services
 from agent.context import Context
 from agent.graph import build_graph
 from agent.memory import list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import configure
 from readiness.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _restore_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests point the process-wide services at their own store; put the previous ones back after."""
+    monkeypatch.setattr(services, "_services", services._services)
+
 
 CTX = Context(role="pam", principal_id="pam-01", as_of=date(2026, 10, 31), provider="offline", model="offline")
 

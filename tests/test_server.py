@@ -21,6 +21,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from agent import services
 from agent.services import configure
 from readiness.db import init_db, make_engine
 from readiness.settings import get_settings
@@ -28,7 +29,7 @@ from server.app import create_app
 from server.auth import AuthSettings
 from tests.conftest import LUMENWARE, LUMENWARE_AS_OF
 
-pytestmark = pytest.mark.xdist_group("agent")
+pytestmark = pytest.mark.xdist_group("server")
 TOKENS = "tok-pam2=pam:pam-02,tok-p014=partner:p-014,tok-p004=partner:p-004"
 PAM2 = {"Authorization": "Bearer tok-pam2"}
 P014 = {"Authorization": "Bearer tok-p014"}
@@ -60,6 +61,7 @@ def make_app(lumenware_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PARTNERPILOT_PROVIDER", "offline")
     get_settings.cache_clear()
     engine = make_engine(f"sqlite:///{db}")
+    monkeypatch.setattr(services, "_services", services._services)  # restored after the test
     configure(engine)
 
     def make(**auth: Any) -> Any:

@@ -18,9 +18,9 @@ from agent.planner.compose import render_result, t
 from agent.planner.turn import (
     TurnPlan,
     new_call,
+    plan_steps,
     plan_turn,
     split_turn,
-    steps_for,
     tool_args,
     tool_results,
 )
@@ -88,7 +88,7 @@ class OfflinePlanner(BaseChatModel):
         meta: dict[str, Any] = {"intent": plan.intent, "confidence": round(plan.confidence, 3)}
         if plan.clarify:
             return self._clarify(plan, meta)
-        steps = steps_for(plan.intent, self.role)
+        steps = plan_steps(plan, self.role)
         failed = any(not r.get("ok") for _n, _a, r in done)
         if len(done) < len(steps) and not failed:
             tool = steps[len(done)]

@@ -27,6 +27,8 @@ GENERIC_NAME_WORDS = {
     "analytics", "it", "global", "international", "advisors", "advisory", "works", "tech", "security",
 }
 NAME_MATCH = 85.0
+SEARCH_WORDS = {"find", "look", "up", "search", "for", "named", "called", "about", "me", "tell", "have", "got", "in",
+                "book", "there", "lookup", "who", "s", "a", "partner", "partners", "company", "firm"}
 
 
 @dataclass
@@ -75,8 +77,8 @@ def match_names(text: str, directory: list[PartnerRef], spans: list[str] | None 
         # A distinctive first word alone ("Summit") names the partner, ambiguously if others share it.
         first = name_tokens[0] if name_tokens else ""
         distinctive = first and first not in GENERIC_NAME_WORDS and len(first) > 3
-        if best < 88.0 and distinctive:
-            near = [tok for tok in tokens if fuzz.ratio(tok, first) >= 90]
+        if best < 88.0 and distinctive and not _names_someone_else(text, first, name_tokens):
+            near = [tok for tok in tokens if fuzz.ratio(tok, first) >= 85]
             if near:
                 best, window = 88.0, near[0]
         if best >= NAME_MATCH:
@@ -89,6 +91,25 @@ def match_names(text: str, directory: list[PartnerRef], spans: list[str] | None 
     top = scored[0][0]
     close = [pid for s, pid in scored if top - s < 3.0]
     return [pid for _s, pid in scored], len(close) > 1 and top < 99.0
+
+
+def _names_someone_else(text: str, first: str, name_tokens: list[str]) -> bool:
+    """'Yarrow Services' when the directory has 'Yarrow Digital': the shared first word is not a match."""
+    not_names = {str(w).lower() for w in assets.slots()["not_names"]}
+    for m in re.finditer(rf"\b{re.escape(first)}\s+([A-Z][\w&-]*)", text, flags=re.IGNORECASE):
+        following = m.group(1)
+        if following[0].isupper() and following.lower() not in not_names and (
+            len(name_tokens) < 2 or fuzz.ratio(following.lower(), name_tokens[1]) < 80
+        ):
+            return True
+    return False
+
+
+def name_query(text: str) -> str:
+    """The words of a message that could be a partner's name (for an explicit partner search)."""
+    vocabulary = {str(w).lower() for w in assets.slots()["not_names"]} | SEARCH_WORDS
+    words = [w for w in _TOKEN.findall(text) if w.lower().strip("'") not in vocabulary]
+    return " ".join(words) or text
 
 
 def foreign_mention(text: str, directory: list[PartnerRef]) -> str | None:

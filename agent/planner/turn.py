@@ -7,6 +7,7 @@ planner left on its earlier answers), so the same graph, checkpoints and replays
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from agent.planner import assets
 from agent.planner.router import MIN_CONFIDENCE, get_router
-from agent.planner.slots import Slots, extract
+from agent.planner.slots import Slots, extract, name_query
 from readiness.scope import PartnerRef
 
 # Tools whose `partner` argument names the subject (omitted for a partner principal: it is always itself).
@@ -27,11 +28,19 @@ PARTNER_TOOLS = {
 FOLLOW_UP_INTENT = {"call_list": "explain_score", "find_partner": "score", "greeting": "explain_score"}
 
 
+# Clause boundaries of a multi-part question ("what's my score, and what should I do next?").
+_CLAUSES = re.compile(r"\?|;|\band also\b|\band then\b|,\s*and\b|\.\s+|\band (?=what|how|which|why|who)", re.I)
+# A clause must route this confidently to add its intent to the turn.
+CLAUSE_CONFIDENCE = 0.6
+SINGLE_ONLY = {"out_of_scope", "escalation", "greeting"}
+
+
 @dataclass
 class TurnPlan:
     intent: str
     confidence: float
     slots: Slots
+    extra_intents: list[str] = field(default_factory=list)
     subject: str | None = None  # partner id or raw mention for the tools
     clarify: str | None = None  # a question to ask instead of calling tools
     candidates: list[str] = field(default_factory=list)
@@ -113,8 +122,11 @@ def plan_turn(text: str, history: list[BaseMessage], role: str, directory: list[
             return TurnPlan(intent="clarify", confidence=confidence, slots=slots, clarify="unclear")
 
     plan = TurnPlan(intent=intent, confidence=confidence, slots=slots)
-    if intent in {"out_of_scope", "escalation"}:
+    if intent in SINGLE_ONLY - {"greeting"}:
         return plan
+    clause_intents = _clause_intents(slots.masked(text), role)
+    if len(clause_intents) >= 2:
+        plan.intent, plan.extra_intents = clause_intents[0], clause_intents[1:]
 
     # Which partner the turn is about.
     if slots.ambiguous and role != "partner":
@@ -135,11 +147,30 @@ def plan_turn(text: str, history: list[BaseMessage], role: str, directory: list[
         plan.subject = listed[0]
     if role == "partner" and plan.subject in {r.partner_id for r in directory}:
         plan.subject = None  # the partner itself: tools default to the principal
-    if needs_partner(intent, role) and plan.subject is None:
+    if any(needs_partner(i, role) for i in [plan.intent, *plan.extra_intents]) and plan.subject is None:
         plan.clarify = "which_partner"
-    if intent == "record_readiness_signal" and slots.dimension is None:
+    if "record_signal" in [plan.intent, *plan.extra_intents] and slots.dimension is None:
         plan.clarify = "which_dimension"
     return plan
+
+
+def _clause_intents(text: str, role: str) -> list[str]:
+    parts = [p.strip() for p in _CLAUSES.split(text) if p and len(p.split()) >= 2]
+    if len(parts) < 2:
+        return []
+    found: list[str] = []
+    for part in parts:
+        route = get_router().route(part, role)
+        if route.confidence >= CLAUSE_CONFIDENCE and route.intent not in SINGLE_ONLY and route.intent not in found:
+            found.append(route.intent)
+    return found
+
+
+def plan_steps(plan: TurnPlan, role: str) -> list[str]:
+    steps: list[str] = []
+    for intent in [plan.intent, *plan.extra_intents]:
+        steps += [s for s in steps_for(intent, role) if s not in steps]
+    return steps
 
 
 def tool_args(tool: str, plan: TurnPlan, text: str, done: list[tuple[str, dict[str, Any], dict[str, Any]]],
@@ -176,7 +207,7 @@ def tool_args(tool: str, plan: TurnPlan, text: str, done: list[tuple[str, dict[s
         args["level"] = plan.slots.level or "high"
         args["evidence"] = text[:500]
     elif tool == "find_partner":
-        args["query"] = plan.slots.foreign_mention or text[:100]
+        args["query"] = (plan.slots.foreign_mention or name_query(text))[:100]
     elif tool == "decline_request":
         args["reason"] = "escalation" if plan.intent == "escalation" else "out_of_scope"
     return args

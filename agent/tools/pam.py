@@ -6,7 +6,7 @@ from langchain.tools import tool
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session
 from readiness.errors import OutOfScope
-from readiness.scope import match_partners, visible_partners
+from readiness.scope import SEARCH_THRESHOLD, match_partners, visible_partners
 
 
 @tool
@@ -18,7 +18,7 @@ def find_partner(runtime: Runtime, query: str) -> str:
         raise OutOfScope("Partner lookup is for partner account managers.")
     with services_session() as s:
         refs = visible_partners(s, ctx.principal)
-    hits = match_partners(query, refs, limit=5)
+    hits = match_partners(query, refs, limit=5, threshold=SEARCH_THRESHOLD)
     return ok({"query": query, "matches": [{"partner_id": r.partner_id, "name": r.name} for r, _ in hits]})
 
 

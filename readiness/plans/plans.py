@@ -52,6 +52,7 @@ class MilestoneTemplate(BaseModel):
     phase: Literal[30, 60, 90]
     title: str
     gap: str
+    aliases: list[str] = Field(default_factory=list, description="phrases people use for it, for loose references")
     core: bool = True
     due_offset_days: int = Field(ge=1)
     acceptance: dict[str, object]
@@ -254,27 +255,44 @@ def build_view(
 
 _FILLER = frozenset((
     "the", "a", "an", "one", "our", "my", "we", "i", "did", "done", "have", "has", "finished", "completed",
-    "complete", "milestone", "step", "that", "this", "it", "is", "for", "of", "to", "with", "on",
+    "complete", "milestone", "step", "that", "this", "it", "is", "for", "of", "to", "with", "on", "confirm",
+    "approve", "reject", "mark", "tick", "off", "their", "they", "ran", "last", "week", "as", "please", "verified",
 ))
 
 
-def resolve_milestone(plan: PlanView, text: str) -> str | None:
-    """A milestone key from a loose reference ("the ICP one", "demo", "first sourced opp"), or None."""
+def resolve_milestone(plan: PlanView, text: str, template: PlanTemplate | None = None) -> str | None:
+    """A milestone key from a loose reference ("the ICP one", "we ran the customer workshop, tick it off"), or None.
+
+    The most specific alias phrase (most words) contained in the text wins; a tie between milestones is ambiguous.
+    Without any alias hit, fuzzy matching against keys and titles decides.
+    """
     if not text or not text.strip():
         return None
     normalized = text.strip().lower().replace(" ", "_").replace("-", "_")
     if normalized in {v.key for v in plan.milestones}:
         return normalized
     # Filler words ("the", "one", "we did") would otherwise match titles like "One use case ...".
-    words = [w for w in utils.default_process(text).split() if w not in _FILLER]
+    words = [w for w in utils.default_process(text.replace("-", " ")).split() if w not in _FILLER]
     if not words:
         return None
+    template = template or load_template()
+    aliases = {m.key: m.aliases for m in template.milestones}
+    best: dict[str, int] = {}
+    for v in plan.milestones:
+        for phrase in [*aliases.get(v.key, []), v.key.replace("_", " ")]:
+            tokens = utils.default_process(phrase.replace("-", " ")).split()
+            if tokens and all(any(fuzz.ratio(t, w) >= 85 for w in words) for t in tokens):
+                best[v.key] = max(best.get(v.key, 0), len(tokens))
+    if best:
+        top = max(best.values())
+        winners = [k for k, n in best.items() if n == top]
+        return winners[0] if len(winners) == 1 else None
     query = " ".join(words)
     choices = {v.key: utils.default_process(f"{v.key.replace('_', ' ')} {v.title}") for v in plan.milestones}
-    best = process.extractOne(query, choices, scorer=fuzz.token_set_ratio)
-    if best is None or best[1] < FUZZY_THRESHOLD:
+    hit = process.extractOne(query, choices, scorer=fuzz.token_set_ratio)
+    if hit is None or hit[1] < FUZZY_THRESHOLD:
         return None
-    return str(best[2])
+    return str(hit[2])
 
 
 def _milestone(session: Session, partner_id: str, ref: str, as_of: date, template: PlanTemplate) -> Milestone:
@@ -285,7 +303,7 @@ def _milestone(session: Session, partner_id: str, ref: str, as_of: date, templat
     by_key = {m.key: m for m in plan.milestones}
     if ref in by_key:
         return by_key[ref]
-    key = resolve_milestone(build_view(plan, facts, as_of, template), ref)
+    key = resolve_milestone(build_view(plan, facts, as_of, template), ref, template)
     if key is None:
         raise ValidationFailed(f"unknown milestone {ref!r}; valid keys: {', '.join(by_key)}")
     return by_key[key]

@@ -100,15 +100,14 @@ def call_list(session: Session, as_of: date, pam_id: str | None, limit: int = 10
         if pam_id is not None:
             book = list(session.scalars(select(Partner.partner_id).where(Partner.pam_id == pam_id)))
         refresh_snapshots(session, as_of, book)
-    stake = ScoreSnapshot.dimensions["revenue_at_stake"].as_float()
+    # An index range scan on (as_of, pam_id, on_call_list, revenue_at_stake).
     stmt = (
         select(ScoreSnapshot.partner_id)
-        .join(Partner, Partner.partner_id == ScoreSnapshot.partner_id)
-        .where(ScoreSnapshot.as_of == as_of, ScoreSnapshot.dimensions["callable"].as_boolean().is_(True))
-        .order_by(stake.desc(), ScoreSnapshot.score.desc(), ScoreSnapshot.partner_id)
+        .where(ScoreSnapshot.as_of == as_of, ScoreSnapshot.on_call_list.is_(True))
+        .order_by(ScoreSnapshot.revenue_at_stake.desc(), ScoreSnapshot.score.desc(), ScoreSnapshot.partner_id)
     )
     if pam_id is not None:
-        stmt = stmt.where(Partner.pam_id == pam_id)
+        stmt = stmt.where(ScoreSnapshot.pam_id == pam_id)
     if partner_ids is not None:
         stmt = stmt.where(ScoreSnapshot.partner_id.in_(list(partner_ids)))
     candidates = list(session.scalars(stmt.limit(max(1, limit) * SHORTLIST_FACTOR + 5)))

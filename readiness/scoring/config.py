@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from readiness.errors import ValidationFailed
 
@@ -16,13 +16,18 @@ DIMENSION_KEYS = ("engagement", "revenue_potential", "market_alignment", "capabi
 GTM_KEYS = ("use_case", "icp", "sales_motion", "delivery_credibility", "business_communication")
 
 
-class SubSignalConfig(BaseModel):
+class _Strict(BaseModel):
+    # An unknown key is a typo (or a YAML flow-mapping split at a comma): refuse it rather than ignore it.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubSignalConfig(_Strict):
     label: str
     weight: float = Field(ge=0)
     half: float = Field(gt=0, description="amount at which the sub-signal is half-saturated (value 0.5)")
 
 
-class DimensionConfig(BaseModel):
+class DimensionConfig(_Strict):
     label: str
     weight: float = Field(ge=0)
     subsignals: dict[str, SubSignalConfig]
@@ -35,7 +40,7 @@ class DimensionConfig(BaseModel):
         return v
 
 
-class TierConfig(BaseModel):
+class TierConfig(_Strict):
     tier1: float = 80
     tier2: float = 60
     tier3: float = 40
@@ -47,20 +52,20 @@ class TierConfig(BaseModel):
         return self
 
 
-class SegmentConfig(BaseModel):
+class SegmentConfig(_Strict):
     active_window_days: int = Field(120, gt=0)
     ready_min_score: float = 40
     developing_min_score: float = 25
     inactive_days: int = Field(90, gt=0)
 
 
-class OutlookConfig(BaseModel):
+class OutlookConfig(_Strict):
     new_partner_days: int = 120
     long_silence_days: int = 180
     min_capability_for_silence: float = 20
 
 
-class DormantConfig(BaseModel):
+class DormantConfig(_Strict):
     quiet_days: int = 90
     never_sold_min_days: int = 45
     events_min: int = 2
@@ -68,24 +73,24 @@ class DormantConfig(BaseModel):
     no_login_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
-class SignalConfig(BaseModel):
+class SignalConfig(_Strict):
     blend: float = Field(0.35, ge=0, le=1)
     levels: dict[str, float] = Field(default_factory=lambda: {"low": 25, "medium": 55, "high": 85})
 
 
-class GTMConfig(BaseModel):
+class GTMConfig(_Strict):
     include_in_total: bool = False
     weight: float = Field(0, ge=0)
     text_weight: float = Field(0.5, ge=0, le=1)
     text_scorer: str | None = None
 
 
-class LogisticConfig(BaseModel):
+class LogisticConfig(_Strict):
     midpoint: float = 60
     slope: float = 0.08
 
 
-class RevenueConfig(BaseModel):
+class RevenueConfig(_Strict):
     activation_cost: float = Field(5000, gt=0)
     default_deal_size: float = 50000
     default_deals_per_year: float = 2
@@ -94,7 +99,7 @@ class RevenueConfig(BaseModel):
     fallback_logistic: LogisticConfig = Field(default_factory=LogisticConfig)
 
 
-class ScoringConfig(BaseModel):
+class ScoringConfig(_Strict):
     half_life_days: float = Field(90, gt=0)
     conflict_cap: float = Field(20, ge=0, le=100)
     dimensions: dict[str, DimensionConfig]

@@ -6,12 +6,15 @@ counts as won only when its close date is also <= as_of: otherwise a backtest wo
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, Text, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from readiness.models import ActivityEvent, GTMProfile, Opportunity, Partner
@@ -105,18 +108,52 @@ def _zeros(n: int) -> np.ndarray:
     return np.zeros(n, dtype=float)
 
 
-def _partners(session: Session, partner_ids: list[str] | None) -> list[tuple]:
+@lru_cache(maxsize=65536)
+def _json_list(raw: str) -> tuple[str, ...]:
+    value = json.loads(raw)
+    return tuple(value) if isinstance(value, list) else ()
+
+
+def spec_list(raw: object) -> list[str]:
+    """Specializations from the JSON column; parsed once per distinct value (programs reuse a few combinations)."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return list(_json_list(raw))
+    return list(raw) if isinstance(raw, list | tuple) else []
+
+
+def raw_rows(session: Session, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+    """Run a Core statement on the DBAPI cursor: plain tuples, no Row objects (about 1M rows for a big program).
+
+    Only for statements whose parameters need no type conversion (ints, floats, strings)."""
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args: Any = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
+    # Core, not ORM rows, and the JSON column read as text: 100,000 partners must not cost 100,000 json.loads.
     stmt = select(
-        Partner.partner_id, Partner.name, Partner.pam_id, Partner.type, Partner.region, Partner.specializations,
-        Partner.joined_on, Partner.employee_count, Partner.customer_overlap_accounts, Partner.competitive_conflict,
+        Partner.partner_id, Partner.name, Partner.pam_id, Partner.type, Partner.region,
+        type_coerce(Partner.specializations, Text), Partner.joined_on, Partner.employee_count,
+        Partner.customer_overlap_accounts, Partner.competitive_conflict,
     ).order_by(Partner.partner_id)
+    conn = session.connection()
     if partner_ids is not None:
         if len(partner_ids) <= MAX_IN_LIST:
             stmt = stmt.where(Partner.partner_id.in_(partner_ids))
         else:
             wanted = set(partner_ids)
-            return [r for r in session.execute(stmt) if r[0] in wanted]
-    return list(session.execute(stmt))
+            return [r for r in conn.execute(stmt).all() if r[0] in wanted]
+    return list(conn.execute(stmt).all())
 
 
 def load_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
@@ -128,7 +165,7 @@ def load_features(session: Session, as_of: date, partner_ids: list[str] | None, 
     as_of_day = to_day(as_of)
     feats = Features(
         as_of=as_of, ids=ids, names=[r[1] for r in rows], pam_ids=[r[2] for r in rows], types=[r[3] for r in rows],
-        regions=[r[4] for r in rows], specializations=[list(r[5] or []) for r in rows],
+        regions=[r[4] for r in rows], specializations=[spec_list(r[5]) for r in rows],
         joined=np.array([_as_day(r[6]) for r in rows], dtype=float),
         employees=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float),
         overlap_accounts=np.array([np.nan if r[8] is None else r[8] for r in rows], dtype=float),
@@ -150,11 +187,11 @@ def _empty_opps(n: int) -> OppStats:
 def _load_activity(session: Session, feats: Features, idx: dict[str, int], as_of_day: int, half_life: float,
                    partner_ids: list[str] | None) -> None:
     n = feats.n
-    feats.kinds = {
-        k: KindStats(_zeros(n), _zeros(n), np.full(n, NEVER, float), np.full(n, NEVER, float), _zeros(n), _zeros(n),
-                     _zeros(n))
-        for k in KINDS
-    }
+    # One 2-D array per statistic (kind x partner); each KindStats holds row views into them.
+    stats = {name: np.zeros((len(KINDS), n)) for name in ("count", "decayed", "n90", "prev90", "max_value")}
+    stats["last"] = np.full((len(KINDS), n), float(NEVER))
+    stats["first"] = np.full((len(KINDS), n), float(NEVER))
+    feats.kinds = {k: KindStats(**{name: arr[j] for name, arr in stats.items()}) for j, k in enumerate(KINDS)}
     if not n:
         return
     age = as_of_day - ActivityEvent.day
@@ -175,13 +212,16 @@ def _load_activity(session: Session, feats: Features, idx: dict[str, int], as_of
     )
     if in_ids:
         stmt = stmt.where(ActivityEvent.partner_id.in_(feats.ids))
-    for pid, kind, cnt, dec, last, first, n90, p90 in session.execute(stmt):
-        i = idx.get(pid)
-        ks = feats.kinds.get(kind)
-        if i is None or ks is None:
-            continue
-        ks.count[i], ks.decayed[i], ks.last[i], ks.first[i] = cnt, dec or 0.0, last, first
-        ks.n90[i], ks.prev90[i] = n90 or 0, p90 or 0
+    rows = raw_rows(session, stmt)
+    if rows:
+        cols = list(zip(*rows, strict=True))
+        kind_idx = {k: j for j, k in enumerate(KINDS)}
+        ii = np.fromiter((idx.get(p, -1) for p in cols[0]), dtype=np.int64, count=len(rows))
+        kk = np.fromiter((kind_idx.get(k, -1) for k in cols[1]), dtype=np.int64, count=len(rows))
+        ok = (ii >= 0) & (kk >= 0)
+        ii, kk = ii[ok], kk[ok]
+        for name, col in (("count", 2), ("decayed", 3), ("last", 4), ("first", 5), ("n90", 6), ("prev90", 7)):
+            stats[name][kk, ii] = np.asarray(cols[col], dtype=float)[ok]
     # The overlap size an event reports (its value) is the only value scoring reads: one narrow query.
     det = feats.kinds["customer_overlap_detected"]
     vstmt = (
@@ -191,7 +231,7 @@ def _load_activity(session: Session, feats: Features, idx: dict[str, int], as_of
     )
     if in_ids:
         vstmt = vstmt.where(ActivityEvent.partner_id.in_(feats.ids))
-    for pid, maxv in session.execute(vstmt):
+    for pid, maxv in session.connection().execute(vstmt).all():
         i = idx.get(pid)
         if i is not None:
             det.max_value[i] = maxv or 0.0
@@ -218,7 +258,8 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
     )
     if partner_ids is not None and len(partner_ids) <= MAX_IN_LIST:
         stmt = stmt.where(Opportunity.partner_id.in_(feats.ids))
-    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365 in session.execute(stmt):
+    rows = session.connection().execute(stmt).all()
+    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365 in rows:
         i = idx.get(pid)
         if i is None:
             continue

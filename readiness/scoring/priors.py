@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Text, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from readiness.models import Opportunity, Partner
+from readiness.scoring.features import spec_list
 
 # No fingerprint query: counting a large table on every single-partner rescore would cost more than the
 # rescore. Imports should call `readiness.scoring.clear_caches()`; otherwise entries expire after this long.
@@ -87,10 +88,12 @@ def _compute(session: Session, as_of: date, window: int) -> Priors:
     prod_s: dict[str, int] = defaultdict(int)
     tot_s: dict[str, int] = defaultdict(int)
     n = n_prod = 0
-    rows = session.execute(
-        select(Partner.partner_id, Partner.type, Partner.region, Partner.specializations, Partner.joined_on)
-    )
-    for pid, ptype, region, specs, joined in rows:
+    rows = session.connection().execute(
+        select(Partner.partner_id, Partner.type, Partner.region, type_coerce(Partner.specializations, Text),
+               Partner.joined_on)
+    ).all()
+    for pid, ptype, region, raw_specs, joined in rows:
+        specs = spec_list(raw_specs)
         if joined is not None and joined > as_of:
             continue  # not in the program yet on that date
         is_prod = pid in producers
@@ -100,7 +103,7 @@ def _compute(session: Session, as_of: date, window: int) -> Priors:
         prod_t[ptype] += is_prod
         tot_r[region or ""] += 1
         prod_r[region or ""] += is_prod
-        for s in specs or []:
+        for s in specs:
             tot_s[s] += 1
             prod_s[s] += is_prod
     base = n_prod / n if n else 0.0

@@ -39,7 +39,9 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         stmt = stmt.on_conflict_do_update(
             index_elements=["partner_id", "as_of"],
             set_={"score": stmt.excluded.score, "tier": stmt.excluded.tier, "segment": stmt.excluded.segment,
-                  "dimensions": stmt.excluded.dimensions, "created_at": func.now()},
+                  "dimensions": stmt.excluded.dimensions, "pam_id": stmt.excluded.pam_id,
+                  "revenue_at_stake": stmt.excluded.revenue_at_stake, "on_call_list": stmt.excluded.on_call_list,
+                  "created_at": func.now()},
         )
         session.execute(stmt)
 
@@ -48,7 +50,8 @@ def snapshot_row(score: PartnerScore) -> dict[str, Any]:
     flags = [f.code for f in score.dormant_flags]
     return {
         "partner_id": score.partner_id, "as_of": score.as_of, "score": score.score, "tier": score.tier,
-        "segment": score.segment,
+        "segment": score.segment, "pam_id": score.pam_id, "revenue_at_stake": score.revenue_at_stake or 0.0,
+        "on_call_list": _callable(score.segment, score.outlook, flags),
         "dimensions": {
             "dimensions": {d.key: d.score for d in score.dimensions}, "gtm": {g.key: g.score for g in score.gtm},
             "outlook": score.outlook, "flags": flags, "revenue_at_stake": score.revenue_at_stake or 0.0,
@@ -80,12 +83,14 @@ def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | No
             codes[i].append(code)
     total = np.round(frame.total, 2).tolist()
     outlook = frame.outlook
+    on_list = [_callable(str(frame.segment[i]), outlook[i], codes[i]) for i in range(frame.feats.n)]
     rows = [
         {"partner_id": pid, "as_of": as_of, "score": total[i], "tier": str(frame.tier[i]),
-         "segment": str(frame.segment[i]),
+         "segment": str(frame.segment[i]), "pam_id": frame.feats.pam_ids[i], "revenue_at_stake": float(stake[i]),
+         "on_call_list": on_list[i],
          "dimensions": {"dimensions": {k: v[i] for k, v in dims.items()}, "gtm": {k: v[i] for k, v in gtm.items()},
                         "outlook": outlook[i], "flags": codes[i], "revenue_at_stake": float(stake[i]),
-                        "callable": _callable(str(frame.segment[i]), outlook[i], codes[i])}}
+                        "callable": on_list[i]}}
         for i, pid in enumerate(frame.ids)
     ]
     _upsert(session, rows)
@@ -103,10 +108,10 @@ def rescore_partner(session: Session, partner_id: str, as_of: date) -> PartnerSc
 
 
 def missing_snapshots(session: Session, as_of: date, pam_id: str | None) -> int:
-    """How many partners in scope have no snapshot for as_of."""
+    """How many partners in scope have no snapshot for as_of (both counts answered from indexes)."""
     partners = select(func.count()).select_from(Partner)
     snaps = select(func.count()).select_from(ScoreSnapshot).where(ScoreSnapshot.as_of == as_of)
     if pam_id is not None:
         partners = partners.where(Partner.pam_id == pam_id)
-        snaps = snaps.join(Partner, Partner.partner_id == ScoreSnapshot.partner_id).where(Partner.pam_id == pam_id)
+        snaps = snaps.where(ScoreSnapshot.pam_id == pam_id)
     return int(session.execute(partners).scalar_one()) - int(session.execute(snaps).scalar_one())
