@@ -65,11 +65,19 @@ def _count_tokens(messages: list[BaseMessage]) -> int:
 
 
 def trimmed(messages: list[BaseMessage]) -> list[BaseMessage]:
-    """The newest messages within the token budget, starting at a user message so a tool call is never
-    separated from its result."""
-    kept = trim_messages(messages, max_tokens=get_settings().history_token_budget, strategy="last",
-                         token_counter=_count_tokens, start_on="human", allow_partial=False)
-    return kept or [m for m in messages if isinstance(m, HumanMessage)][-1:]
+    """The current turn whole, plus the newest earlier turns that fit the token budget. Earlier turns are cut at a
+    user message, so a tool call is never separated from its result."""
+    current = _current_turn(messages)
+    start = len(messages) - len(current) - 1  # the current user message
+    if start < 0:
+        return list(messages)
+    earlier, now = messages[:start], messages[start:]
+    budget = get_settings().history_token_budget - _count_tokens(now)
+    if budget <= 0 or not earlier:
+        return now
+    kept = trim_messages(earlier, max_tokens=budget, strategy="last", token_counter=_count_tokens,
+                         start_on="human", allow_partial=False)
+    return [*kept, *now]
 
 
 def _system(ctx: Context) -> SystemMessage:

@@ -73,7 +73,7 @@ def context_for(principal: Principal, settings: Settings) -> Context:
 def _check_size(message: str, settings: Settings) -> None:
     if len(message) > settings.max_input_chars:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            status.HTTP_413_CONTENT_TOO_LARGE,
             detail=f"message is {len(message):,} characters long; the limit is {settings.max_input_chars:,}",
         )
 

@@ -211,3 +211,30 @@ def test_system_prompt_and_tool_schemas_fit_the_token_budget() -> None:
         schemas = json.dumps([convert_to_openai_tool(t) for t in tools_for(role)])
         total = count_tokens(prompt) + count_tokens(schemas)
         assert total <= 2000, f"{role}: {total} tokens"
+
+
+def test_history_trimming_keeps_the_current_turn_and_whole_tool_exchanges(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.graph import trimmed
+    from readiness.settings import get_settings
+
+    monkeypatch.setenv("PARTNERPILOT_HISTORY_TOKEN_BUDGET", "60")
+    get_settings.cache_clear()
+    try:
+        msgs: list[Any] = []
+        for i in range(5):
+            msgs += [HumanMessage(f"question {i} " * 5),
+                     AIMessage("", tool_calls=[{"name": "get_nudges", "args": {}, "id": f"c{i}", "type": "tool_call"}]),
+                     ToolMessage("result " * 10, tool_call_id=f"c{i}"), AIMessage(f"answer {i}")]
+        msgs += [HumanMessage("now " * 5),
+                 AIMessage("", tool_calls=[{"name": "get_nudges", "args": {}, "id": "cx", "type": "tool_call"}]),
+                 ToolMessage("big result " * 200, tool_call_id="cx")]
+        kept = trimmed(msgs)
+        assert kept[-3:] == msgs[-3:], "the current turn is never trimmed, even over budget"
+        assert isinstance(kept[0], HumanMessage)
+        ids = {m.tool_call_id for m in kept if isinstance(m, ToolMessage)}
+        calls = {c["id"] for m in kept if isinstance(m, AIMessage) for c in m.tool_calls}
+        assert ids == calls, "no tool call without its result, or result without its call"
+        kept_small = trimmed(msgs[:-2])
+        assert len(kept_small) < len(msgs) - 2, "earlier turns are trimmed to the budget"
+    finally:
+        get_settings.cache_clear()

@@ -81,3 +81,25 @@ def test_same_call_list_and_snapshots_on_both_databases(any_engine: Engine) -> N
         snaps = s.query(ScoreSnapshot).filter_by(partner_id="p-013").all()
     assert "p-013" in ids and not set(ids) & CONFLICTED
     assert len(snaps) == 1 and snaps[0].score == pytest.approx(again.score)
+
+
+def test_cli_call_list_json_is_ranked_and_unknown_pam_is_a_clear_error(lw: Engine,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import partnerpilot.cli.common as common
+    from partnerpilot.cli import app
+
+    monkeypatch.setattr(common, "_engine", lw)
+    cli = CliRunner()
+    result = cli.invoke(app, ["call-list", "--pam", "pam-03", "--as-of", "2026-10-31", "--limit", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4]
+    assert all(PARTNERS[r["partner_id"]]["pam_id"] == "pam-03" for r in rows)
+    assert set(rows[0]) >= {"rank", "partner_id", "name", "segment", "readiness", "revenue_at_stake", "reasons",
+                            "open_with_gap", "next_step"}
+    bad = cli.invoke(app, ["call-list", "--pam", "pam-77", "--as-of", "2026-10-31"])
+    assert bad.exit_code == 2 and "unknown PAM" in bad.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, inspect, select
 
@@ -25,7 +25,7 @@ def test_partner_round_trip_keeps_lists_and_dates(any_engine: Engine) -> None:
         s.add(Partner(partner_id="p-x", name="Example Co", type="si", pam_id="pam-x",
                       specializations=["security", "analytics"], joined_on=date(2025, 3, 1)))
         s.add(ActivityEvent(event_id="e1", partner_id="p-x", kind="portal_login", day=20000,
-                            occurred_at=datetime(2024, 10, 6, tzinfo=timezone.utc)))
+                            occurred_at=datetime(2024, 10, 6, tzinfo=UTC)))
     with session_scope(any_engine) as s:
         p = s.get(Partner, "p-x")
         assert p is not None and p.specializations == ["security", "analytics"]

@@ -222,19 +222,23 @@ def _load_activity(session: Session, feats: Features, idx: dict[str, int], as_of
         ii, kk = ii[ok], kk[ok]
         for name, col in (("count", 2), ("decayed", 3), ("last", 4), ("first", 5), ("n90", 6), ("prev90", 7)):
             stats[name][kk, ii] = np.asarray(cols[col], dtype=float)[ok]
-    # The overlap size an event reports (its value) is the only value scoring reads: one narrow query.
+    # The overlap size an event reports (its value) is the only value scoring reads. A correlated subquery per
+    # partner seeks the (partner_id, kind, day) index instead of scanning every event.
     det = feats.kinds["customer_overlap_detected"]
-    vstmt = (
-        select(ActivityEvent.partner_id, func.max(ActivityEvent.value))
-        .where(ActivityEvent.kind == "customer_overlap_detected", ActivityEvent.day <= as_of_day)
-        .group_by(ActivityEvent.partner_id)
+    latest_overlap = (
+        select(func.max(ActivityEvent.value))
+        .where(ActivityEvent.partner_id == Partner.partner_id, ActivityEvent.kind == "customer_overlap_detected",
+               ActivityEvent.day <= as_of_day)
+        .correlate(Partner)
+        .scalar_subquery()
     )
+    vstmt = select(Partner.partner_id, latest_overlap)
     if in_ids:
-        vstmt = vstmt.where(ActivityEvent.partner_id.in_(feats.ids))
-    for pid, maxv in session.connection().execute(vstmt).all():
+        vstmt = vstmt.where(Partner.partner_id.in_(feats.ids))
+    for pid, maxv in raw_rows(session, vstmt):
         i = idx.get(pid)
-        if i is not None:
-            det.max_value[i] = maxv or 0.0
+        if i is not None and maxv is not None:
+            det.max_value[i] = maxv
 
 
 def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], as_of: date, window: int,

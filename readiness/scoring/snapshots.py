@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from readiness.models import Partner, ScoreSnapshot
+from readiness.models import Partner, ScoreSnapshot, utcnow
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.dormant import CALLABLE_FLAGS
 from readiness.scoring.schemas import PartnerScore
@@ -34,16 +34,18 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     dialect = session.get_bind().dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
-    for k in range(0, len(rows), BATCH):
-        stmt = ins(ScoreSnapshot).values(rows[k : k + BATCH])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["partner_id", "as_of"],
-            set_={"score": stmt.excluded.score, "tier": stmt.excluded.tier, "segment": stmt.excluded.segment,
-                  "dimensions": stmt.excluded.dimensions, "pam_id": stmt.excluded.pam_id,
-                  "revenue_at_stake": stmt.excluded.revenue_at_stake, "on_call_list": stmt.excluded.on_call_list,
-                  "created_at": func.now()},
-        )
-        session.execute(stmt)
+    stmt = ins(ScoreSnapshot)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["partner_id", "as_of"],
+        set_={"score": stmt.excluded.score, "tier": stmt.excluded.tier, "segment": stmt.excluded.segment,
+              "dimensions": stmt.excluded.dimensions, "pam_id": stmt.excluded.pam_id,
+              "revenue_at_stake": stmt.excluded.revenue_at_stake, "on_call_list": stmt.excluded.on_call_list,
+              "created_at": func.now()},
+    )
+    conn = session.connection()
+    now = utcnow()
+    for k in range(0, len(rows), BATCH):  # executemany: one compiled statement, batched parameters
+        conn.execute(stmt, [{**r, "created_at": now} for r in rows[k : k + BATCH]])
 
 
 def snapshot_row(score: PartnerScore) -> dict[str, Any]:
