@@ -18,6 +18,10 @@ class Context:
     as_of: date = field(default_factory=lambda: get_settings().today())
     provider: str = field(default_factory=lambda: get_settings().resolved_provider)
     model: str = field(default_factory=lambda: get_settings().model)
+    # Set by the eval runner in replay mode: the endpoint a cassette was recorded against, and no retries so a
+    # missing interaction fails at once. None: from settings.
+    base_url: str | None = None
+    max_retries: int | None = None
 
     def __post_init__(self) -> None:
         # Contexts built from JSON (langgraph dev, HTTP clients) carry the date as a string.

@@ -18,6 +18,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import Context
 from agent.models import llm_for, offline_planner
+from agent.planner.turn import new_call
 from agent.prompts import system_prompt
 from agent.services import get_services
 from agent.state import State
@@ -27,6 +28,8 @@ from readiness.settings import get_settings
 
 log = structlog.get_logger(__name__)
 MAX_TOOL_ROUNDS = 6
+# The guard declines only when the router is this sure; below it the model decides (and tools still enforce scope).
+GUARD_CONFIDENCE = 0.5
 
 
 def _text(message: BaseMessage) -> str:
@@ -42,18 +45,41 @@ def _current_turn(messages: list[BaseMessage]) -> list[BaseMessage]:
 
 
 def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Reset the per-turn flags and refuse input over the size limit before any model sees it."""
+    """Input guardrails in code, before any model sees the message: the size limit, and off-topic or
+    role-escalation requests, which are declined through `decline_request` whatever model runs."""
+    fresh: dict[str, Any] = {"refused": False, "fallback": False, "fallback_reason": None}
     limit = get_settings().max_input_chars
     last = state["messages"][-1] if state.get("messages") else None
-    if isinstance(last, HumanMessage) and len(_text(last)) > limit:
+    if not isinstance(last, HumanMessage):
+        return fresh
+    if len(_text(last)) > limit:
         msg = (f"Your message is {len(_text(last)):,} characters long; the limit is {limit:,}. "
                "Please send a shorter question.")
-        return {"messages": [AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})],
-                "refused": True, "fallback": False}
-    return {"refused": False, "fallback": False}
+        return {**fresh, "refused": True,
+                "messages": [AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})]}
+    reason = declined_intent(_text(last), runtime.context)
+    if reason:
+        call = new_call("decline_request", {"reason": reason})
+        return {**fresh, "messages": [AIMessage(content="", tool_calls=[call], additional_kwargs={"guard": reason})]}
+    return fresh
+
+
+def declined_intent(text: str, ctx: Context) -> str | None:
+    """'out_of_scope' or 'escalation' when the intent router is sure the message is one of those."""
+    from agent.planner.router import get_router
+    from agent.planner.slots import extract
+
+    directory = offline_planner(ctx).directory
+    route = get_router().route(extract(text, directory).masked(text), ctx.role)
+    if route.intent in {"out_of_scope", "escalation"} and route.confidence >= GUARD_CONFIDENCE:
+        return "escalation" if route.intent == "escalation" else "out_of_scope"
+    return None
 
 
 def after_guard(state: State) -> str:
+    last = state["messages"][-1]
+    if isinstance(last, AIMessage) and last.tool_calls:
+        return "tools"
     return "end" if state.get("refused") else "model"
 
 
@@ -108,14 +134,16 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         response = llm.invoke([_system(ctx), *history])
         if getattr(response, "invalid_tool_calls", None):
             raise ValueError(f"malformed tool call: {response.invalid_tool_calls[0].get('error')}")
-        if not (response.content or getattr(response, "tool_calls", None)):
-            raise ValueError("empty response")
-        return {"messages": [response]}
+        if response.content or getattr(response, "tool_calls", None):
+            return {"messages": [response]}
+        # A small model sometimes stops without an answer after its tools: compose one from their results.
+        reason = "empty_answer"
     except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
         log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
-        answer = offline_planner(ctx).invoke(messages)
-        answer.additional_kwargs["fallback"] = True
-        return {"messages": [answer], "fallback": True}
+        reason = "error"
+    answer = offline_planner(ctx).invoke(messages)
+    answer.additional_kwargs["fallback"] = reason
+    return {"messages": [answer], "fallback": True, "fallback_reason": reason}
 
 
 def after_model(state: State) -> str:
@@ -152,7 +180,7 @@ def build_graph(checkpointer: Any = None) -> Any:
     g.add_node("tools", ToolNode(ALL_TOOLS, handle_tool_errors=_tool_error))
     g.add_node("finish", finish)
     g.add_edge(START, "guard")
-    g.add_conditional_edges("guard", after_guard, {"model": "model", "end": END})
+    g.add_conditional_edges("guard", after_guard, {"model": "model", "tools": "tools", "end": END})
     g.add_conditional_edges("model", after_model, {"tools": "tools", "finish": "finish"})
     g.add_edge("tools", "model")
     g.add_edge("finish", END)

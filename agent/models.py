@@ -35,5 +35,6 @@ def openai_model(model: str, base_url: str | None, api_key: str | None, timeout:
 
 def llm_for(ctx: Context) -> BaseChatModel:
     s = get_settings()
-    return openai_model(ctx.model or s.model, s.openai_base_url, s.openai_api_key, s.llm_timeout_s,
-                        s.llm_max_retries, s.temperature)
+    retries = s.llm_max_retries if ctx.max_retries is None else ctx.max_retries
+    return openai_model(ctx.model or s.model, ctx.base_url or s.openai_base_url, s.openai_api_key, s.llm_timeout_s,
+                        retries, s.temperature)

@@ -15,3 +15,4 @@ class State(TypedDict, total=False):
     # planner answered because the LLM endpoint failed.
     refused: bool
     fallback: bool
+    fallback_reason: str | None  # "error": the endpoint failed; "empty_answer": the LLM gave no answer

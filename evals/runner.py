@@ -148,7 +148,8 @@ def _turn_record(scenario: Scenario, index: int, user: str, new: list[Any], stat
     return TurnRecord(
         scenario=scenario.id, turn=index, user=user, answer=str(answer.content) if answer else "",
         tool_calls=calls, tool_results=results, refused=bool(state.get("refused")),
-        fallback=bool(state.get("fallback")), ms=ms, prompt_tokens=prompt, completion_tokens=completion,
+        fallback=bool(state.get("fallback")), fallback_reason=state.get("fallback_reason"), ms=ms,
+        prompt_tokens=prompt, completion_tokens=completion,
         out_of_scope_ids=sorted(leaked),
     )
 
@@ -168,14 +169,19 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
     configure(engine, knowledge=kb)
     settings = get_settings()
     provider = "offline" if mode == "offline" else "openai"
+    path = CASSETTES / f"{scenario.id}.yaml"
+    base_url: str | None = None
+    retries: int | None = None
+    if mode == "replay":
+        header = cassette_header(path)
+        base_url, model, retries = header.get("endpoint"), header.get("model", model), 0
     ctx = Context(role=scenario.principal.role, principal_id=scenario.principal.id, as_of=scenario.as_of,
-                  provider=provider, model=model)
+                  provider=provider, model=model, base_url=base_url, max_retries=retries)
     with get_services().session() as s:
         visible = set(visible_partner_ids(s, ctx.principal))
     graph = build_graph(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": f"eval-{scenario.id}"}, "recursion_limit": 25}
     records: list[TurnRecord] = []
-    path = CASSETTES / f"{scenario.id}.yaml"
     try:
         with _vcr_context(mode, scenario):
             for i, turn in enumerate(scenario.turns):

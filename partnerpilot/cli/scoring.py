@@ -17,6 +17,7 @@ from readiness.scoring import (
     calibrate,
     call_list,
     program_impact,
+    refresh_snapshots,
     revenue_impact,
     score_all,
     score_partner,
@@ -80,6 +81,7 @@ def call_list_cmd(
     limit: int = typer.Option(10, "--limit", min=1),
     as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array, best first."),
+    refresh: bool = typer.Option(False, "--refresh", help="Re-score the book's snapshots first (after an import)."),
 ) -> None:
     """Dormant partners worth calling, ranked by revenue at stake and readiness."""
     if not pam and not all_:
@@ -87,6 +89,9 @@ def call_list_cmd(
     day = resolve_as_of(as_of)
     try:
         with session() as s:
+            if refresh:
+                book = None if all_ else list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == pam)))
+                refresh_snapshots(s, day, book)
             entries = call_list(s, day, None if all_ else pam, limit=limit)
     except ReadinessError as exc:
         fail(str(exc), 2)

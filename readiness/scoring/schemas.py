@@ -55,9 +55,6 @@ class PartnerScore(BaseModel):
     dormant_flags: list[DormantFlag] = Field(default_factory=list)
     revenue_at_stake: float | None = None
 
-    def _ranked(self) -> list[tuple[str, SubSignal]]:
-        return [(d.label, s) for d in self.dimensions if d.weight > 0 for s in d.subsignals]
-
     def strengths(self, n: int = 3) -> list[str]:
         """Top contributing sub-signals (by points to the total)."""
         rows = sorted(self._weighted(), key=lambda r: r[0], reverse=True)[:n]
