@@ -127,7 +127,12 @@ def nudges_due(
     if partner_ids is not None:
         q = q.where(Partner.partner_id.in_(list(partner_ids)))
     found: dict[tuple[str, str], Nudge] = {}
-    for pid in session.scalars(q):
+    ids = list(session.scalars(q))
+    # Structural "not ever" partners get no reminders: nudging a PAM to call them wastes the call.
+    written_off = _not_ever(session, as_of, ids)
+    for pid in ids:
+        if pid in written_off:
+            continue
         f = load_facts(session, pid, as_of)
         if f.partner.joined_on is not None and f.partner.joined_on > as_of:
             continue  # not in the program yet
@@ -136,6 +141,15 @@ def nudges_due(
             if key not in found or n.due_since < found[key].due_since:
                 found[key] = n  # one per partner+code: the longest-standing one
     return sorted(found.values(), key=lambda n: (n.due_since, n.partner_id, n.code))
+
+
+def _not_ever(session: Session, as_of: date, partner_ids: list[str]) -> set[str]:
+    from readiness.scoring import score_all
+
+    if not partner_ids:
+        return set()
+    scores = score_all(session, as_of, partner_ids=partner_ids, with_momentum=False)
+    return {s.partner_id for s in scores if s.outlook == "not_ever"}
 
 
 __all__ = ["Nudge", "NudgeSettings", "nudges_due"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from readiness.db import session_scope
 from readiness.nudges import Nudge, NudgeSettings, nudges_due
+from tests.conftest import LUMENWARE
 from tests.test_gtm import AS_OF, lw_engine  # noqa: F401 - module-scoped lumenware store
 
 
@@ -39,10 +41,12 @@ def test_one_nudge_per_partner_and_code_each_with_a_next_step(nudges: list[Nudge
 
 
 def test_no_login_for_thirty_days(nudges: list[Nudge]) -> None:
-    """p-025's only event is a portal_login on 2025-04-01; p-044 logged in on 2026-10-31."""
-    n = next(n for n in nudges if n.partner_id == "p-025" and n.code == "no_login")
-    assert n.audience == "pam" and n.due_since == date(2025, 5, 1) and "2025-04-01" in n.reason
+    """p-046's last portal_login is 2026-04-14; p-044 logged in on 2026-10-31. p-025 (competitive conflict, no
+    customer overlap, silent since its one login on 2025-04-01) is written off as "not ever": no reminder at all."""
+    n = next(n for n in nudges if n.partner_id == "p-046" and n.code == "no_login")
+    assert n.audience == "pam" and n.due_since == date(2026, 5, 14) and "2026-04-14" in n.reason
     assert "no_login" not in _codes(nudges, "p-044")
+    assert _codes(nudges, "p-025") == set()
 
 
 def test_registered_deal_without_ae_meeting(nudges: list[Nudge]) -> None:
@@ -68,6 +72,25 @@ def test_scoping_by_pam_and_thresholds(lw: Session, nudges: list[Nudge]) -> None
     assert mine and {n.partner_id for n in mine} <= {f"p-{i:03d}" for i in (5, 8, 9, 11, 12, 14, 18, 20, 21, 24, 25,
                                                                          26, 27, 31, 37, 43)}
     assert [n for n in nudges if n.partner_id in {m.partner_id for m in mine}] == mine
-    relaxed = nudges_due(lw, AS_OF, settings=NudgeSettings(no_login_days=400))
-    assert {n.partner_id for n in relaxed if n.code == "no_login"} == {"p-033", "p-025", "p-042", "p-009",
-                                                                       "p-022", "p-040"}
+    relaxed = nudges_due(lw, AS_OF, settings=NudgeSettings(no_login_days=150))
+    assert {n.partner_id for n in relaxed if n.code == "no_login"} == _silent_since(150) - _structural()
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (LUMENWARE / name).open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _silent_since(days: int) -> set[str]:
+    """Partners whose last portal_login is more than `days` before AS_OF (read from the raw CSV)."""
+    last: dict[str, str] = {}
+    for r in _rows("activity.csv"):
+        if r["kind"] == "portal_login":
+            last[r["partner_id"]] = max(last.get(r["partner_id"], ""), r["occurred_at"][:10])
+    return {pid for pid, d in last.items() if (AS_OF - date.fromisoformat(d)).days > days}
+
+
+def _structural() -> set[str]:
+    """Competitive conflict and no customer overlap: the program's "not ever" partners."""
+    return {r["partner_id"] for r in _rows("partners.csv")
+            if r["competitive_conflict"].strip() and r["customer_overlap_accounts"] in {"", "0"}}
