@@ -29,6 +29,9 @@ EVAL_GATE := --fail-under pass_rate=0.90 --fail-under tool_accuracy=0.95 --fail-
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup tests
+	# Retrieval gate (recall@5, MRR, p95 latency), alone on the machine so latency is measured, not contended.
+	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot knowledge index
+	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot knowledge eval --gate
 	# The conversation eval gates; reports land in evals/out/ (the CI artifact).
 	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot eval run --mode offline $(EVAL_GATE) \
 		--json evals/out/offline.json --report evals/out/offline.md --transcripts evals/out/transcripts

@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from agent.context import Context
 from agent.models import llm_for, offline_planner
 from agent.planner.turn import new_call
-from agent.prompts import system_prompt
+from agent.prompts import principal_prompt, system_prompt
 from agent.services import get_services
 from agent.state import State
 from agent.tools import ALL_TOOLS, tools_for
@@ -106,7 +106,7 @@ def trimmed(messages: list[BaseMessage]) -> list[BaseMessage]:
     return [*kept, *now]
 
 
-def _system(ctx: Context) -> SystemMessage:
+def _system(ctx: Context) -> list[SystemMessage]:
     with get_services().session() as s:
         if ctx.role == "partner":
             p = s.get(Partner, ctx.principal_id)
@@ -114,8 +114,8 @@ def _system(ctx: Context) -> SystemMessage:
         else:
             pam = s.get(Pam, ctx.principal_id)
             values = {"pam_name": pam.name if pam else ctx.principal_id}
-    return SystemMessage(content=system_prompt(ctx.role, principal_id=ctx.principal_id, as_of=ctx.as_of.isoformat(),
-                                               **values))
+    who = principal_prompt(ctx.role, principal_id=ctx.principal_id, as_of=ctx.as_of.isoformat(), **values)
+    return [SystemMessage(content=system_prompt(ctx.role)), SystemMessage(content=who)]
 
 
 def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         llm = llm_for(ctx)
         if rounds < MAX_TOOL_ROUNDS:
             llm = llm.bind_tools(tools_for(ctx.role))  # type: ignore[assignment]
-        response = llm.invoke([_system(ctx), *history])
+        response = llm.invoke([*_system(ctx), *history])
         if getattr(response, "invalid_tool_calls", None):
             raise ValueError(f"malformed tool call: {response.invalid_tool_calls[0].get('error')}")
         if response.content or getattr(response, "tool_calls", None):

@@ -22,10 +22,10 @@ def offline_planner(ctx: Context) -> OfflinePlanner:
 
 @lru_cache(maxsize=8)
 def openai_model(model: str, base_url: str | None, api_key: str | None, timeout: float, retries: int,
-                 temperature: float) -> BaseChatModel:
+                 temperature: float, max_tokens: int) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
-    kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": retries,
+    kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": retries, "max_tokens": max_tokens,
                               "temperature": temperature, "streaming": True,
                               "stream_usage": True, "api_key": api_key or "not-needed"}
     if base_url:
@@ -37,4 +37,4 @@ def llm_for(ctx: Context) -> BaseChatModel:
     s = get_settings()
     retries = s.llm_max_retries if ctx.max_retries is None else ctx.max_retries
     return openai_model(ctx.model or s.model, ctx.base_url or s.openai_base_url, s.openai_api_key, s.llm_timeout_s,
-                        retries, s.temperature)
+                        retries, s.temperature, s.llm_max_tokens)

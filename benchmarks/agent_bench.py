@@ -64,7 +64,7 @@ def main() -> None:
             ctx = Context(role=role, principal_id=pid, as_of=date(2026, 10, 31), provider="offline")
             config = {"configurable": {"thread_id": f"bench-{rnd}-{pid}"}}
             schemas = count_tokens(json.dumps([convert_to_openai_tool(t) for t in tools_for(role)]))
-            system = count_tokens(str(_system(ctx).content))
+            system = sum(count_tokens(str(m.content)) for m in _system(ctx))
             for q in questions:
                 before = len(graph.get_state(config).values.get("messages", []))
                 start = time.perf_counter()

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 2
+    llm_max_tokens: int = Field(default=700, description="Completion cap per LLM call: stops runaway generations.")
     temperature: float = 0.0
 
     # Knowledge index.

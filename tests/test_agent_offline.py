@@ -201,13 +201,14 @@ def test_failing_llm_endpoint_falls_back_to_offline_planner(chat: Any, monkeypat
 def test_system_prompt_and_tool_schemas_fit_the_token_budget() -> None:
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
-    from agent.prompts import system_prompt
+    from agent.prompts import principal_prompt, system_prompt
     from agent.tools import tools_for
     from knowledge.tokens import count_tokens
 
     for role in ("partner", "pam"):
-        prompt = system_prompt(role, principal_id="pam-01", partner_name="Example Partner Co",
-                               pam_name="Example Manager", as_of="2026-10-31")
+        prompt = system_prompt(role) + principal_prompt(
+            role, principal_id="pam-01", partner_name="Example Partner Co", pam_name="Example Manager",
+            as_of="2026-10-31")
         schemas = json.dumps([convert_to_openai_tool(t) for t in tools_for(role)])
         total = count_tokens(prompt) + count_tokens(schemas)
         assert total <= 2000, f"{role}: {total} tokens"

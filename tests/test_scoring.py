@@ -168,3 +168,31 @@ def test_config_is_validated_and_can_be_replaced(tmp_path: Path, monkeypatch: py
         load_config(bad)
     with pytest.raises(UnknownPartner):
         score_partner(s, "p-999", AS_OF)
+
+
+def test_snapshot_fast_path_round_trips_through_the_orm(any_engine: Engine) -> None:
+    """Snapshots written by the bulk path read back through the ORM exactly as written, and a second write for the
+    same partner and date updates the row instead of adding one."""
+    from datetime import date as _date
+
+    from sqlalchemy import func, select
+
+    from readiness.db import session_scope
+    from readiness.importers import import_dataset
+    from readiness.models import ScoreSnapshot
+    from readiness.scoring import refresh_snapshots, score_partner
+
+    import_dataset(any_engine, LUMENWARE)
+    as_of = _date(2026, 10, 31)
+    with session_scope(any_engine) as s:
+        n = refresh_snapshots(s, as_of)
+    with session_scope(any_engine) as s:
+        refresh_snapshots(s, as_of)  # idempotent: upsert, not insert
+    with session_scope(any_engine) as s:
+        assert s.scalar(select(func.count()).select_from(ScoreSnapshot)) == n == 48
+        snap = s.scalars(select(ScoreSnapshot).where(ScoreSnapshot.partner_id == "p-007")).one()
+        live = score_partner(s, "p-007", as_of)
+        assert snap.as_of == as_of and snap.segment == live.segment and abs(snap.score - live.score) < 0.01
+        assert snap.dimensions["dimensions"]["engagement"] == pytest.approx(
+            next(d.score for d in live.dimensions if d.key == "engagement"), abs=0.01)
+        assert snap.created_at is not None and isinstance(snap.on_call_list, bool)

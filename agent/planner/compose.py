@@ -62,14 +62,15 @@ def render_score(d: Result) -> str:
 def render_explain(d: Result) -> str:
     lines = [t("explain_intro", name=d["name"], score=d["score"], tier=d["tier"], segment=d["segment"],
                outlook=_outlook(d))]
-    for x in d.get("dimensions") or []:
-        ev = "; ".join(f"{s['label']}: {', '.join(s.get('evidence') or []) or 'no evidence'}"
-                       for s in (x.get("subsignals") or [])[:3])
-        lines.append(t("explain_dimension", label=x["label"], score=x["score"], weight=x["weight"],
-                       contribution=x.get("contribution", 0.0), evidence=ev))
-    flags = [f"{f['label']} ({'; '.join(f.get('evidence') or [])})" for f in d.get("dormant_flags") or []]
+    # Why now first: that is what a PAM deciding on a call needs; then what each dimension rests on.
+    flags = [f"{f['label']} ({(f.get('evidence') or ['no detail'])[0]})" for f in d.get("dormant_flags") or []]
     if flags:
         lines.append(t("explain_flags", flags="; ".join(flags)))
+    for x in d.get("dimensions") or []:
+        ev = "; ".join(f"{s['label']}: {(s.get('evidence') or ['no evidence'])[0]}"
+                       for s in (x.get("subsignals") or [])[:2])
+        lines.append(t("explain_dimension", label=x["label"], score=x["score"], weight=x["weight"],
+                       contribution=x.get("contribution", 0.0), evidence=ev))
     return "\n".join(lines)
 
 

@@ -77,9 +77,10 @@ def eval_cmd(
     queries: Path | None = typer.Option(None, "--queries", help="YAML of {query, expected, audience?} items."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     show_misses: bool = typer.Option(False, "--misses", help="Also list queries that missed an expected playbook."),
+    gate: bool = typer.Option(False, "--gate", help="Exit 1 when a target (recall@5, MRR, p95) is missed."),
 ) -> None:
     """Run the labelled retrieval queries: recall@5, MRR, nDCG@10, latency."""
-    from knowledge.evaluate import evaluate, load_queries
+    from knowledge.evaluate import TARGETS, evaluate, load_queries
     from knowledge.retriever import KnowledgeBase
 
     try:
@@ -90,11 +91,21 @@ def eval_cmd(
     summary = report.model_dump(exclude={"misses"})
     if as_json:
         print_json({**summary, "misses": [m.model_dump() for m in report.misses]} if show_misses else summary)
-        return
-    print_json(summary)
+    else:
+        print_json(summary)
     if show_misses:
         for m in report.misses:
             console.print(f"[yellow]miss[/yellow] {m.query!r}: expected {m.expected}, got {m.got}")
+    _gate(summary, TARGETS, gate)
+
+
+def _gate(summary: dict[str, float], targets: dict[str, float], enabled: bool) -> None:
+    if not enabled:
+        return
+    missed = [f"{k}={summary[k]} (target {'<=' if k.endswith('_ms') else '>='} {v})" for k, v in targets.items()
+              if (summary[k] > v if k.endswith("_ms") else summary[k] < v)]
+    if missed:
+        fail("retrieval gate failed: " + ", ".join(missed), 1)
 
 
 def register(app: typer.Typer) -> None:

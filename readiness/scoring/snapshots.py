@@ -7,6 +7,7 @@ the call list re-scores live every partner it shows, so what a PAM sees is never
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -29,10 +30,37 @@ def _callable(segment: str, outlook: str | None, flags: Iterable[str]) -> bool:
     return segment != "active" and outlook == "not_yet" and any(c in CALLABLE_FLAGS for c in flags)
 
 
+_SQLITE_UPSERT = (
+    "INSERT INTO score_snapshots (partner_id, as_of, score, tier, segment, dimensions, pam_id, revenue_at_stake, "
+    "on_call_list, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (partner_id, as_of) DO UPDATE SET "
+    "score = excluded.score, tier = excluded.tier, segment = excluded.segment, dimensions = excluded.dimensions, "
+    "pam_id = excluded.pam_id, revenue_at_stake = excluded.revenue_at_stake, on_call_list = excluded.on_call_list, "
+    "created_at = excluded.created_at"
+)
+
+
+def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
+    """A full rescore writes 100k rows: skip SQLAlchemy's per-row type processing and store exactly what its
+    SQLite types would (ISO date, JSON text, 0/1, 'YYYY-MM-DD HH:MM:SS.ffffff')."""
+    now = utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    params = [
+        (r["partner_id"], r["as_of"].isoformat(), r["score"], r["tier"], r["segment"],
+         json.dumps(r["dimensions"], separators=(",", ":")), r["pam_id"], r["revenue_at_stake"],
+         1 if r["on_call_list"] else 0, now)
+        for r in rows
+    ]
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.executemany(_SQLITE_UPSERT, params)
+    cursor.close()
+
+
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        _upsert_sqlite(session, rows)
+        return
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = ins(ScoreSnapshot)
     stmt = stmt.on_conflict_do_update(
