@@ -24,12 +24,19 @@ from agent.services import get_services
 from agent.state import State
 from agent.tools import ALL_TOOLS, tools_for
 from readiness.models import Pam, Partner
+from readiness.scope import Principal, visible_partners
 from readiness.settings import get_settings
 
 log = structlog.get_logger(__name__)
-MAX_TOOL_ROUNDS = 6
+MAX_TOOL_ROUNDS = 4
+# Tool schemas sent with every call (measured by tests/test_agent_offline.py's budget test: under 1,800).
+TOOL_SCHEMA_TOKENS = 1800
+# Counts are o200k_base; other models' tokenizers (Qwen, Llama) spend up to ~15% more on the same JSON.
+TOKENIZER_MARGIN = 0.85
 # The guard declines only when the router is this sure; below it the model decides (and tools still enforce scope).
 GUARD_CONFIDENCE = 0.5
+# A full-name match this close to a partner outside the principal's scope (and closer than any partner inside it).
+OUTSIDER_MATCH = 90.0
 
 
 def _text(message: BaseMessage) -> str:
@@ -65,11 +72,20 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def declined_intent(text: str, ctx: Context) -> str | None:
-    """'out_of_scope' or 'escalation' when the intent router is sure the message is one of those."""
+    """'escalation' when the message names a partner outside the principal's scope (by full name or id) or the
+    intent router is sure it asks to change role or instructions; 'out_of_scope' when it is sure it is off-topic."""
     from agent.planner.router import get_router
-    from agent.planner.slots import extract
+    from agent.planner.slots import best_name_score, extract
 
     directory = offline_planner(ctx).directory
+    if ctx.role != "leader":
+        with get_services().session() as s:
+            everyone = visible_partners(s, Principal(role="leader", id="*"))
+        visible = {r.partner_id for r in directory}
+        outsiders = [r for r in everyone if r.partner_id not in visible]
+        outside = best_name_score(text, outsiders)
+        if outside >= OUTSIDER_MATCH and outside > best_name_score(text, directory):
+            return "escalation"
     route = get_router().route(extract(text, directory).masked(text), ctx.role)
     if route.intent in {"out_of_scope", "escalation"} and route.confidence >= GUARD_CONFIDENCE:
         return "escalation" if route.intent == "escalation" else "out_of_scope"
@@ -127,11 +143,17 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"messages": [offline_planner(ctx).invoke(messages)]}
     history = trimmed(messages)
     rounds = sum(1 for m in _current_turn(history) if isinstance(m, AIMessage) and m.tool_calls)
+    settings = get_settings()
+    prompt = [*_system(ctx), *history]
+    window = settings.llm_context_tokens * TOKENIZER_MARGIN
+    if _count_tokens(prompt) + TOOL_SCHEMA_TOKENS + settings.llm_max_tokens > window:
+        # The turn's own tool results no longer fit the model's window: answer from them without the LLM.
+        return _planner_answer(ctx, messages, "context_budget")
     try:
         llm = llm_for(ctx)
-        if rounds < MAX_TOOL_ROUNDS:
+        if rounds < MAX_TOOL_ROUNDS:  # after that the model must answer with what it has
             llm = llm.bind_tools(tools_for(ctx.role))  # type: ignore[assignment]
-        response = llm.invoke([*_system(ctx), *history])
+        response = llm.invoke(prompt)
         if getattr(response, "invalid_tool_calls", None):
             raise ValueError(f"malformed tool call: {response.invalid_tool_calls[0].get('error')}")
         if response.content or getattr(response, "tool_calls", None):
@@ -141,6 +163,10 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
         log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
         reason = "error"
+    return _planner_answer(ctx, messages, reason)
+
+
+def _planner_answer(ctx: Context, messages: list[BaseMessage], reason: str) -> dict[str, Any]:
     answer = offline_planner(ctx).invoke(messages)
     answer.additional_kwargs["fallback"] = reason
     return {"messages": [answer], "fallback": True, "fallback_reason": reason}

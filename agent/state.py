@@ -15,4 +15,6 @@ class State(TypedDict, total=False):
     # planner answered because the LLM endpoint failed.
     refused: bool
     fallback: bool
-    fallback_reason: str | None  # "error": the endpoint failed; "empty_answer": the LLM gave no answer
+    # "error": the endpoint failed; "empty_answer": the LLM gave no answer; "context_budget": the turn outgrew
+    # the model's context window. In the last two the planner answers from the turn's tool results.
+    fallback_reason: str | None

@@ -160,14 +160,12 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
     from agent.services import configure, get_services
     from readiness.db import init_db, make_engine
     from readiness.scope import visible_partner_ids
-    from readiness.settings import get_settings
 
     db = cache.fresh_copy(scenario.dataset_path, workdir / f"{scenario.id}.db")
     engine = make_engine(f"sqlite:///{db}")
     init_db(engine)
     kb = get_services().knowledge if _services_ready() else None
     configure(engine, knowledge=kb)
-    settings = get_settings()
     provider = "offline" if mode == "offline" else "openai"
     path = CASSETTES / f"{scenario.id}.yaml"
     base_url: str | None = None
@@ -182,6 +180,8 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
     graph = build_graph(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": f"eval-{scenario.id}"}, "recursion_limit": 25}
     records: list[TurnRecord] = []
+    if mode == "record":
+        path.unlink(missing_ok=True)  # a fresh recording, not appended to an old one
     try:
         with _vcr_context(mode, scenario):
             for i, turn in enumerate(scenario.turns):
@@ -193,8 +193,6 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
                 records.append(_turn_record(scenario, i, turn.user, new, state, ms, visible))
     finally:
         engine.dispose()
-    if mode == "record":
-        _stamp_cassette(path, settings.openai_base_url or "https://api.openai.com/v1", model)
     return records
 
 
@@ -234,6 +232,7 @@ def run_suite(
     results: list[dict[str, Any]] = []
     judged: list[tuple[TurnRecord, TurnVerdict]] = []
     transcript_lines: list[str] = []
+    replay_checks: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pp-eval-") as tmp:
         configure(make_engine("sqlite://"), knowledge=kb)
         for sc in scenarios:
@@ -253,10 +252,23 @@ def run_suite(
                 failures += [f"turn {rec.turn + 1}: {f}" for f in verdict.failures]
                 transcript_lines.append(rec.model_dump_json())
             results.append({"id": sc.id, "passed": not failures, "failures": failures})
+            cassette = CASSETTES / f"{sc.id}.yaml"
+            if mode == "record":
+                _stamp_cassette(cassette, settings.openai_base_url or "https://api.openai.com/v1", model, not failures)
+            if mode == "replay":
+                recorded = cassette_header(cassette).get("verdict")
+                stale = any(r.fallback and r.fallback_reason == "error" for r in records)
+                replay_checks.append({"id": sc.id, "recorded": recorded, "now": "pass" if not failures else "fail",
+                                      "stale": stale})
     for err in load_errors:
         results.append({"id": err.path, "passed": False, "failures": [f"failed to load: {err.error}"]})
     summary = summarize(results, judged, model)
     report: dict[str, Any] = {"mode": mode, "model": model, "summary": summary, "results": results}
+    if mode == "replay":
+        # Replay reproduces the recordings: same verdict per scenario, no missing or stale cassette.
+        changed = [c["id"] for c in replay_checks if c["stale"] or c["recorded"] != c["now"]]
+        report["replay"] = {"cassettes": len(replay_checks), "reproduced": len(replay_checks) - len(changed),
+                            "changed_or_stale": changed}
     if transcripts_dir:
         transcripts_dir.mkdir(parents=True, exist_ok=True)
         (transcripts_dir / f"transcripts-{mode}.jsonl").write_text("\n".join(transcript_lines) + "\n")

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 2
     llm_max_tokens: int = Field(default=700, description="Completion cap per LLM call: stops runaway generations.")
+    llm_context_tokens: int = Field(default=8192, description="The model's context window; a turn that would not fit "
+                                    "is answered from the tool results gathered so far.")
     temperature: float = 0.0
 
     # Knowledge index.

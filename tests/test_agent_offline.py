@@ -21,27 +21,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.context import Context
 from agent.graph import build_graph
 from agent.services import configure
-from readiness.db import init_db, make_engine
-from tests.conftest import LUMENWARE
+from readiness.db import make_engine
 
 AS_OF = date(2026, 10, 31)
 PAM01_BOOK = {"p-001", "p-002", "p-003", "p-006", "p-007", "p-015", "p-017", "p-029", "p-032", "p-033", "p-035",
               "p-040", "p-041", "p-046", "p-047", "p-048"}
 pytestmark = pytest.mark.xdist_group("agent")
-
-
-@pytest.fixture(scope="module")
-def lumenware_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from readiness.importers import import_dataset
-
-    path = tmp_path_factory.mktemp("lumen") / "store.db"
-    engine = make_engine(f"sqlite:///{path}")
-    init_db(engine)
-    import_dataset(engine, LUMENWARE)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +73,8 @@ def chat(lumenware_db: Path, knowledge_base: Any, tmp_path: Path) -> Iterator[An
             calls = [c for m in new if isinstance(m, AIMessage) for c in m.tool_calls]
             results = [json.loads(m.content) for m in new if isinstance(m, ToolMessage)]
             return {"answer": str(state["messages"][-1].content), "calls": calls, "results": results,
-                    "refused": state.get("refused"), "fallback": state.get("fallback")}
+                    "refused": state.get("refused"), "fallback": state.get("fallback"),
+                    "fallback_reason": state.get("fallback_reason")}
 
         return say
 
@@ -192,7 +178,7 @@ def test_failing_llm_endpoint_falls_back_to_offline_planner(chat: Any, monkeypat
     try:
         say = chat("partner", "p-004", thread="fb", provider="openai")
         r = say("what's my readiness score?")
-        assert r["fallback"] is True
+        assert r["fallback"] is True and r["fallback_reason"] == "error"
         assert "p-004" in json.dumps(r["results"]) and "/100" in r["answer"]
     finally:
         get_settings.cache_clear()
@@ -237,5 +223,26 @@ def test_history_trimming_keeps_the_current_turn_and_whole_tool_exchanges(monkey
         assert ids == calls, "no tool call without its result, or result without its call"
         kept_small = trimmed(msgs[:-2])
         assert len(kept_small) < len(msgs) - 2, "earlier turns are trimmed to the budget"
+    finally:
+        get_settings.cache_clear()
+
+
+def test_turn_that_outgrows_the_model_context_is_answered_from_tool_results(
+    chat: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a tiny context window the LLM is never called (nothing listens at the endpoint, and no 'error'
+    fallback happens): the planner completes the turn from tools and marks it context_budget."""
+    from readiness.settings import get_settings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("PARTNERPILOT_LLM_CONTEXT_TOKENS", "2000")
+    get_settings.cache_clear()
+    try:
+        say = chat("pam", "pam-01", thread="ctx", provider="openai")
+        r = say("Which dormant partners should I call this week?")
+        assert r["fallback"] is True and r["fallback_reason"] == "context_budget"
+        assert [c["name"] for c in r["calls"]] == ["list_dormant_partners"]
+        assert "at stake" in r["answer"]
     finally:
         get_settings.cache_clear()

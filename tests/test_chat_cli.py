@@ -17,25 +17,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from readiness.db import init_db, make_engine
 from readiness.settings import Settings, get_settings
-from tests.conftest import LUMENWARE, LUMENWARE_AS_OF, ROOT
+from tests.conftest import LUMENWARE_AS_OF, ROOT
 
 pytestmark = pytest.mark.xdist_group("server")
-
-
-@pytest.fixture(scope="module")
-def lumenware_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from readiness.importers import import_dataset
-
-    path = tmp_path_factory.mktemp("lumen") / "store.db"
-    engine = make_engine(f"sqlite:///{path}")
-    init_db(engine)
-    import_dataset(engine, LUMENWARE)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

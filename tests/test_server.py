@@ -23,31 +23,17 @@ from fastapi.testclient import TestClient
 
 from agent import services
 from agent.services import configure
-from readiness.db import init_db, make_engine
+from readiness.db import make_engine
 from readiness.settings import get_settings
 from server.app import create_app
 from server.auth import AuthSettings
-from tests.conftest import LUMENWARE, LUMENWARE_AS_OF
+from tests.conftest import LUMENWARE_AS_OF
 
 pytestmark = pytest.mark.xdist_group("server")
 TOKENS = "tok-pam2=pam:pam-02,tok-p014=partner:p-014,tok-p004=partner:p-004"
 PAM2 = {"Authorization": "Bearer tok-pam2"}
 P014 = {"Authorization": "Bearer tok-p014"}
 P004 = {"Authorization": "Bearer tok-p004"}
-
-
-@pytest.fixture(scope="module")
-def lumenware_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from readiness.importers import import_dataset
-
-    path = tmp_path_factory.mktemp("lumen") / "store.db"
-    engine = make_engine(f"sqlite:///{path}")
-    init_db(engine)
-    import_dataset(engine, LUMENWARE)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

@@ -112,6 +112,20 @@ def name_query(text: str) -> str:
     return " ".join(words) or text
 
 
+def best_name_score(text: str, refs: list[PartnerRef]) -> float:
+    """How well the text names any of `refs` by full name (0-100), or 100 for an exact partner id."""
+    ids = {m.lower() for m in _ID.findall(text)}
+    if any(r.partner_id.lower() in ids for r in refs):
+        return 100.0
+    tokens = _TOKEN.findall(_norm(text))
+    best = 0.0
+    for ref in refs:
+        name = _norm(ref.name)
+        windows = _windows(tokens, len(name.split()) + 1)
+        best = max(best, max((fuzz.ratio(w, name) for w in windows), default=0.0))
+    return best
+
+
 def foreign_mention(text: str, directory: list[PartnerRef]) -> str | None:
     """A capitalised name or partner id in the text that is not one of the visible partners."""
     not_names = {str(w).lower() for w in assets.slots()["not_names"]}

@@ -94,6 +94,27 @@ def idempotency_key(runtime: Any, tool: str, args: dict[str, Any]) -> str:
     return f"{tool}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 
+WRITE_TOOLS = {"update_milestone", "record_readiness_signal"}
+# A turn records what the user said, once or twice; a model looping on a write tool must not flood the store.
+MAX_WRITES_PER_TURN = 2
+
+
+def check_write_budget(runtime: Any) -> None:
+    """Refuse a write when the current turn already made MAX_WRITES_PER_TURN write calls (this one excluded)."""
+    state = getattr(runtime, "state", None) or {}
+    messages = state.get("messages", []) if isinstance(state, dict) else []
+    calls: list[str] = []
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            break
+        calls += [c["id"] for c in getattr(m, "tool_calls", []) or [] if c["name"] in WRITE_TOOLS]
+    this = getattr(runtime, "tool_call_id", None)
+    earlier = [c for c in calls if c != this]
+    if len(earlier) >= MAX_WRITES_PER_TURN:
+        raise ValidationFailed(f"at most {MAX_WRITES_PER_TURN} updates per message; this one was not recorded. "
+                               "Answer the user with what was recorded.")
+
+
 def services_session() -> Any:
     return get_services().session()
 

@@ -6,7 +6,17 @@ from typing import Any, Literal
 
 from langchain.tools import tool
 
-from agent.tools.base import Runtime, context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
+from agent.tools.base import (
+    Runtime,
+    check_write_budget,
+    context_of,
+    guarded,
+    idempotency_key,
+    ok,
+    services_session,
+    subject,
+    thread_id,
+)
 from readiness.errors import OutOfScope, ValidationFailed
 
 
@@ -50,6 +60,7 @@ def update_milestone(
     from readiness.plans import claim_milestone, confirm_milestone, get_or_create_plan, resolve_milestone
 
     ctx = context_of(runtime)
+    check_write_budget(runtime)
     key_args = {"milestone": milestone, "status": status, "partner": partner}
     with services_session() as s:
         ref = subject(s, ctx, partner)

@@ -42,28 +42,27 @@ def score_view(score: Any, detail: bool = False) -> dict[str, Any]:
     return view
 
 
-@tool
-@guarded
-def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
-    """Readiness score (0-100), tier, segment and dimension scores. `partner`: name or id (PAMs); partners omit it."""
+def _score(runtime: Runtime, partner: str | None, detail: bool) -> str:
     from readiness.scoring import score_partner
 
     ctx = context_of(runtime)
     with services_session() as s:
         ref = subject(s, ctx, partner)
-        return ok(score_view(score_partner(s, ref.partner_id, ctx.as_of)))
+        return ok(score_view(score_partner(s, ref.partner_id, ctx.as_of), detail=detail))
+
+
+@tool
+@guarded
+def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
+    """Readiness score (0-100), tier, segment and dimension scores. `partner`: name or id (PAMs); partners omit it."""
+    return _score(runtime, partner, detail=False)
 
 
 @tool
 @guarded
 def explain_score(runtime: Runtime, partner: str | None = None) -> str:
     """Why a partner scores what it does: each dimension's sub-signals, contributions, evidence, dormant flags."""
-    from readiness.scoring import score_partner
-
-    ctx = context_of(runtime)
-    with services_session() as s:
-        ref = subject(s, ctx, partner)
-        return ok(score_view(score_partner(s, ref.partner_id, ctx.as_of), detail=True))
+    return _score(runtime, partner, detail=True)
 
 
 @tool

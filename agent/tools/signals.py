@@ -6,7 +6,17 @@ from typing import Literal
 
 from langchain.tools import tool
 
-from agent.tools.base import Runtime, context_of, guarded, idempotency_key, ok, services_session, subject, thread_id
+from agent.tools.base import (
+    Runtime,
+    check_write_budget,
+    context_of,
+    guarded,
+    idempotency_key,
+    ok,
+    services_session,
+    subject,
+    thread_id,
+)
 
 Dimension = Literal[
     "engagement", "revenue_potential", "market_alignment", "capability", "icp", "use_case", "sales_motion",
@@ -28,6 +38,7 @@ def record_readiness_signal(
     from readiness.signals import SignalIn, record_signal
 
     ctx = context_of(runtime)
+    check_write_budget(runtime)
     key_args = {"dimension": dimension, "evidence": evidence, "level": level, "partner": partner}
     with services_session() as s:
         ref = subject(s, ctx, partner)

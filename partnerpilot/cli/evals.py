@@ -61,6 +61,13 @@ def run(
     unknown = [k for k in [*under, *over] if k not in summary]
     if unknown:
         fail(f"unknown metric(s): {unknown}; known: {list(summary)}", 2)
+    replay = result.get("replay")
+    if replay is not None:
+        console.print(f"replay: {replay['reproduced']} of {replay['cassettes']} recordings reproduced")
+        if replay["changed_or_stale"] or not replay["cassettes"]:
+            which = replay["changed_or_stale"] or "all (no cassette found)"
+            broken.append(f"replay differs from the recordings for {which}; re-record with "
+                          "`partnerpilot eval run --mode record --scenarios FILE` against a live endpoint")
     if broken:
         fail("gate failed: " + ", ".join(broken), 1)
     console.print(f"{summary['passed']} passed, {summary['scenarios'] - summary['passed']} failed")
