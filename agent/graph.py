@@ -66,7 +66,7 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "messages": [AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})]}
     reason = declined_intent(_text(last), runtime.context)
     if reason:
-        call = new_call("decline_request", {"reason": reason})
+        call = new_call("decline_request", {"reason": reason}, salt=f"{len(state['messages'])}:{_text(last)}")
         return {**fresh, "messages": [AIMessage(content="", tool_calls=[call], additional_kwargs={"guard": reason})]}
     return fresh
 

@@ -100,12 +100,14 @@ def _vcr_context(mode: Mode, scenario: Scenario) -> AbstractContextManager[Any]:
     return recorder.use_cassette(str(path))
 
 
-def _stamp_cassette(path: Path, endpoint: str, model: str) -> None:
+def _stamp_cassette(path: Path, endpoint: str, model: str, passed: bool) -> None:
+    """Header: what was recorded, against what, and the verdict then (replay must reproduce it)."""
     if not path.exists():
         return
     body = path.read_text(encoding="utf-8")
     stamp = (f"# endpoint: {endpoint}\n# model: {model}\n"
              f"# recorded: {datetime.now(UTC).isoformat(timespec='seconds')}\n"
+             f"# verdict: {'pass' if passed else 'fail'}\n"
              "# authorization and api-key headers are filtered; replay with `partnerpilot eval run --mode replay`\n")
     path.write_text(stamp + body, encoding="utf-8")
 

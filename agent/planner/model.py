@@ -92,8 +92,8 @@ class OfflinePlanner(BaseChatModel):
         failed = any(not r.get("ok") for _n, _a, r in done)
         if len(done) < len(steps) and not failed:
             tool = steps[len(done)]
-            return AIMessage(content="", tool_calls=[new_call(tool, tool_args(tool, plan, text, done, history,
-                                                                             self.role))])
+            args = tool_args(tool, plan, text, done, history, self.role)
+            return AIMessage(content="", tool_calls=[new_call(tool, args, salt=f"{len(messages)}:{text}")])
         return self._answer(plan, done, meta)
 
     def _clarify(self, plan: TurnPlan, meta: dict[str, Any]) -> AIMessage:

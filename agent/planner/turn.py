@@ -6,9 +6,9 @@ planner left on its earlier answers), so the same graph, checkpoints and replays
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,5 +213,8 @@ def tool_args(tool: str, plan: TurnPlan, text: str, done: list[tuple[str, dict[s
     return args
 
 
-def new_call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    return {"name": tool, "args": args, "id": f"call_{uuid.uuid4().hex[:16]}", "type": "tool_call"}
+def new_call(tool: str, args: dict[str, Any], salt: str) -> dict[str, Any]:
+    """A tool call with an id derived from where it is made (`salt`: position and text of the conversation), so
+    the same conversation always yields the same ids: stable transcripts and replayable LLM requests."""
+    digest = hashlib.sha256(json.dumps([salt, tool, args], sort_keys=True, default=str).encode()).hexdigest()
+    return {"name": tool, "args": args, "id": f"call_{digest[:24]}", "type": "tool_call"}

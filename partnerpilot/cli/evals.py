@@ -70,7 +70,11 @@ def run(
                           "`partnerpilot eval run --mode record --scenarios FILE` against a live endpoint")
     if broken:
         fail("gate failed: " + ", ".join(broken), 1)
-    console.print(f"{summary['passed']} passed, {summary['scenarios'] - summary['passed']} failed")
+    if replay is not None:  # in replay the check is reproduction; the model's own scores are in the table
+        console.print(f"model pass rate {summary['pass_rate']} ({summary['passed']}/{summary['scenarios']})")
+        console.print(f"replay: {replay['reproduced']} passed, {len(replay['changed_or_stale'])} failed")
+    else:
+        console.print(f"{summary['passed']} passed, {summary['scenarios'] - summary['passed']} failed")
 
 
 def register(app: typer.Typer) -> None:
