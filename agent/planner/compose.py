@@ -81,7 +81,7 @@ def render_gaps(d: Result) -> str:
     lines = [t("gap_intro", name=d["name"], label=top["label"], status=top["status"],
                confidence=top.get("confidence", 0.0))]
     if top.get("missing"):
-        lines.append(t("gap_missing", missing="; ".join(top["missing"])))
+        lines.append(t("gap_missing", missing="; ".join(m.replace("_", " ") for m in top["missing"])))
     if top.get("evidence"):
         lines.append(t("gap_evidence", evidence="; ".join(top["evidence"][:3])))
     others = [f"{g['label']} ({g['status']})" for g in d.get("gaps") or [] if g.get("gap") != top.get("gap")
