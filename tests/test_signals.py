@@ -102,11 +102,10 @@ def test_pam_review_appends_and_history_shows_both(engine: Engine) -> None:
         assert history[1].value == 35.0 and history[1].source == "pam" and history[1].actor == "pam-01"
 
 
-def test_rescore_after_a_signal_when_scoring_is_available(engine: Engine) -> None:
+def test_a_signal_rescores_the_partner_at_once(engine: Engine) -> None:
     from readiness.signals import _rescorer
 
-    if _rescorer() is None:
-        pytest.skip("readiness.scoring.rescore_partner not available")
+    assert _rescorer() is not None, "signal write-back must rescore through readiness.scoring"
     _seed(engine)
     with session_scope(engine) as s:
         out = record_signal(s, _signal(source="pam", actor="pam-01", idempotency_key="k-9"), AS_OF)
