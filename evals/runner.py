@@ -156,7 +156,8 @@ def _turn_record(scenario: Scenario, index: int, user: str, new: list[Any], stat
     )
 
 
-def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Path, model: str) -> list[TurnRecord]:
+def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Path, model: str,
+                 knowledge: Any = None) -> list[TurnRecord]:
     from agent.context import Context
     from agent.graph import build_graph
     from agent.services import configure, get_services
@@ -166,8 +167,7 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
     db = cache.fresh_copy(scenario.dataset_path, workdir / f"{scenario.id}.db")
     engine = make_engine(f"sqlite:///{db}")
     init_db(engine)
-    kb = get_services().knowledge if _services_ready() else None
-    configure(engine, knowledge=kb)
+    configure(engine, knowledge=knowledge)
     provider = "offline" if mode == "offline" else "openai"
     path = CASSETTES / f"{scenario.id}.yaml"
     base_url: str | None = None
@@ -196,12 +196,6 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
     finally:
         engine.dispose()
     return records
-
-
-def _services_ready() -> bool:
-    import agent.services as services
-
-    return services._services is not None
 
 
 def run_suite(
@@ -240,7 +234,7 @@ def run_suite(
         for sc in scenarios:
             failures: list[str] = []
             try:
-                records = run_scenario(sc, mode, cache, Path(tmp), model)
+                records = run_scenario(sc, mode, cache, Path(tmp), model, knowledge=kb)
             except CassetteMissing as exc:
                 results.append({"id": sc.id, "passed": False, "failures": [str(exc)]})
                 continue

@@ -167,21 +167,25 @@ def test_ambiguous_partner_name_asks_then_resolves(chat: Any) -> None:
     assert r2["calls"] and r2["calls"][0]["args"].get("partner") == "p-003"
 
 
-def test_failing_llm_endpoint_falls_back_to_offline_planner(chat: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def unreachable_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The openai provider pointed at the discard port, where nothing listens; settings re-read around the test."""
     from readiness.settings import get_settings
 
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens on the discard port
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     monkeypatch.setenv("PARTNERPILOT_LLM_MAX_RETRIES", "0")
     monkeypatch.setenv("PARTNERPILOT_LLM_TIMEOUT_S", "2")
     get_settings.cache_clear()
-    try:
-        say = chat("partner", "p-004", thread="fb", provider="openai")
-        r = say("what's my readiness score?")
-        assert r["fallback"] is True and r["fallback_reason"] == "error"
-        assert "p-004" in json.dumps(r["results"]) and "/100" in r["answer"]
-    finally:
-        get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_failing_llm_endpoint_falls_back_to_offline_planner(chat: Any, unreachable_llm: pytest.MonkeyPatch) -> None:
+    say = chat("partner", "p-004", thread="fb", provider="openai")
+    r = say("what's my readiness score?")
+    assert r["fallback"] is True and r["fallback_reason"] == "error"
+    assert "p-004" in json.dumps(r["results"]) and "/100" in r["answer"]
 
 
 def test_system_prompt_and_tool_schemas_fit_the_token_budget() -> None:
@@ -228,21 +232,16 @@ def test_history_trimming_keeps_the_current_turn_and_whole_tool_exchanges(monkey
 
 
 def test_turn_that_outgrows_the_model_context_is_answered_from_tool_results(
-    chat: Any, monkeypatch: pytest.MonkeyPatch
+    chat: Any, unreachable_llm: pytest.MonkeyPatch
 ) -> None:
     """With a tiny context window the LLM is never called (nothing listens at the endpoint, and no 'error'
     fallback happens): the planner completes the turn from tools and marks it context_budget."""
     from readiness.settings import get_settings
 
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    monkeypatch.setenv("PARTNERPILOT_LLM_CONTEXT_TOKENS", "2000")
+    unreachable_llm.setenv("PARTNERPILOT_LLM_CONTEXT_TOKENS", "2000")
     get_settings.cache_clear()
-    try:
-        say = chat("pam", "pam-01", thread="ctx", provider="openai")
-        r = say("Which dormant partners should I call this week?")
-        assert r["fallback"] is True and r["fallback_reason"] == "context_budget"
-        assert [c["name"] for c in r["calls"]] == ["list_dormant_partners"]
-        assert "at stake" in r["answer"]
-    finally:
-        get_settings.cache_clear()
+    say = chat("pam", "pam-01", thread="ctx", provider="openai")
+    r = say("Which dormant partners should I call this week?")
+    assert r["fallback"] is True and r["fallback_reason"] == "context_budget"
+    assert [c["name"] for c in r["calls"]] == ["list_dormant_partners"]
+    assert "at stake" in r["answer"]

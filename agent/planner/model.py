@@ -13,7 +13,6 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from agent.planner import assets
 from agent.planner.compose import render_result, t
 from agent.planner.turn import (
     TurnPlan,
@@ -144,7 +143,3 @@ class OfflinePlanner(BaseChatModel):
             meta["subject"] = plan.subject
         content = "\n\n".join(parts) if parts else t("clarify_unclear", options=CLARIFY_OPTIONS["partner"])
         return AIMessage(content=content, additional_kwargs={"planner": meta})
-
-
-def intents_for(role: str) -> list[str]:
-    return [name for name, spec in assets.intents().items() if role in spec["roles"]]
