@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     # Scoring configuration (weights, tiers, windows); default the packaged YAML.
     scoring_config: Path | None = None
+    scoring_workers: int | None = Field(
+        default=None, description="Processes reading a big SQLite store in parallel on a full rescore; default one "
+        "per CPU, 1 turns it off.")
 
     # Guardrails and memory.
     max_input_chars: int = 4000

@@ -20,7 +20,9 @@ def configure_logging(level: int = logging.INFO) -> None:
             structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr looked up per logger, not bound once: it can be replaced after configuration (test capture,
+        # a daemon redirecting its output), and a logger must never write to a closed stream.
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -196,3 +196,73 @@ def test_snapshot_fast_path_round_trips_through_the_orm(any_engine: Engine) -> N
         assert snap.dimensions["dimensions"]["engagement"] == pytest.approx(
             next(d.score for d in live.dimensions if d.key == "engagement"), abs=0.01)
         assert snap.created_at is not None and isinstance(snap.on_call_list, bool)
+
+
+def test_parallel_shard_read_gives_the_same_features_as_one_read(lw: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big SQLite store is read by forked workers, one partner range each; every statistic of every partner
+    and kind must equal the single-connection read (lumenware, with the size threshold lowered so it shards)."""
+    import numpy as np
+
+    from readiness.scoring import activity
+    from readiness.scoring.features import load_features
+
+    def features(workers: int):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(activity, "SHARD_MIN_PARTNERS", 1)
+        with session_scope(lw) as s:
+            assert activity.shard_count(s, 48, workers) == min(workers, 8)
+            monkeypatch.setenv("PARTNERPILOT_SCORING_WORKERS", str(workers))
+            from readiness.settings import get_settings
+
+            get_settings.cache_clear()
+            try:
+                return load_features(s, AS_OF, None, 90, 120)
+            finally:
+                monkeypatch.delenv("PARTNERPILOT_SCORING_WORKERS")
+                get_settings.cache_clear()
+
+    one, three = features(1), features(3)
+    assert one.ids == three.ids
+    assert one.kinds["portal_login"].count.sum() > 0
+    for kind, stats in one.kinds.items():
+        for name in ("count", "decayed", "last", "first", "n90", "prev90", "max_value"):
+            assert np.array_equal(getattr(stats, name), getattr(three.kinds[kind], name)), (kind, name)
+
+
+def test_shards_are_not_used_while_the_connection_holds_uncommitted_writes(lw: Engine,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's own connection cannot see this transaction's writes, so the read must stay on it."""
+    from readiness.scoring import activity
+
+    monkeypatch.setattr(activity, "SHARD_MIN_PARTNERS", 1)
+    with session_scope(lw) as s:
+        s.add(ActivityEvent(event_id="shard-test", partner_id="p-001", kind="portal_login", day=20_000,
+                            occurred_at=datetime(2024, 10, 4, tzinfo=UTC)))
+        s.flush()
+        assert activity.shard_count(s, 48, 2) == 1
+        s.rollback()
+
+
+def _failing_fit(*_: object) -> None:
+    raise RuntimeError("worker lost")
+
+
+def test_activation_curve_fitted_in_a_worker_equals_the_inline_fit(lw: Engine,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full rescore fits the activation curve in a background worker; the curve it caches must be the one an
+    inline fit gives, and a worker that fails leaves the rescore to fit inline instead of failing it."""
+    from readiness.scoring import activity
+
+    cfg = load_config()
+    monkeypatch.setattr(activity, "SHARD_MIN_PARTNERS", 1)
+    with session_scope(lw) as s:
+        clear_caches()
+        inline = revenue._fit_curve(s, AS_OF, cfg)
+        with revenue.curve_fitted_alongside(s, AS_OF, cfg):
+            pass
+        assert revenue._cached(revenue._key(s, AS_OF, cfg)) == inline
+        clear_caches()
+        monkeypatch.setattr(revenue, "_fit_in_worker", _failing_fit)
+        with revenue.curve_fitted_alongside(s, AS_OF, cfg):
+            pass
+        assert revenue._cached(revenue._key(s, AS_OF, cfg)) is None
+        assert revenue.activation_curve(s, AS_OF, cfg) == inline

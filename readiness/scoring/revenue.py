@@ -2,7 +2,8 @@
 
 - P(activation): a logistic map from readiness score to "creates new sourced pipeline within the horizon", fitted
   on the program's own history (scores as of as_of - horizon, outcomes in (as_of - horizon, as_of]) among
-  partners not active then; the config's fallback curve when history has too few outcomes.
+  partners not active then (a fixed random sample of FIT_SAMPLE partners in a bigger program); the config's
+  fallback curve when history has too few outcomes.
 - Typical deal size: the partner's own mean closed-won sourced deal, shrunk toward comparable partners (same
   type, else the program) as if those were `comparable_shrinkage` deals.
 - Deals per year: closed-won sourced deals in the last 365 days per active partner, program mean.
@@ -10,14 +11,21 @@
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
+import structlog
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from readiness.models import Partner
+from readiness.scoring import activity
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.features import new_sourced_pipeline
 from readiness.scoring.schemas import ProgramImpact, RevenueImpact
@@ -27,6 +35,9 @@ if TYPE_CHECKING:
 
 CACHE_TTL_S = 120.0  # as for priors: no fingerprint query; clear_caches() after an import
 MIN_OUTCOMES = 3
+# A two-parameter logistic is pinned down well before this many partners; a bigger program is fitted on a fixed
+# random sample of this size, so a cold full rescore does not score the whole program twice.
+FIT_SAMPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -40,17 +51,55 @@ class ActivationCurve:
 
 
 _curves: dict[tuple, tuple[float, ActivationCurve]] = {}
+log = structlog.get_logger(__name__)
+
+
+def _key(session: Session, as_of: date, cfg: ScoringConfig) -> tuple:
+    return str(session.get_bind().url), as_of, cfg.revenue.fit_horizon_days, hash(cfg.model_dump_json())
+
+
+def _cached(key: tuple) -> ActivationCurve | None:
+    hit = _curves.get(key)
+    return hit[1] if hit and time.monotonic() - hit[0] < CACHE_TTL_S else None
 
 
 def activation_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
-    h = cfg.revenue.fit_horizon_days
-    key = (str(session.get_bind().url), as_of, h, hash(cfg.model_dump_json()))
-    hit = _curves.get(key)
-    if hit and time.monotonic() - hit[0] < CACHE_TTL_S:
-        return hit[1]
-    curve = _fit_curve(session, as_of, cfg)
-    _curves[key] = (time.monotonic(), curve)
+    key = _key(session, as_of, cfg)
+    curve = _cached(key)
+    if curve is None:
+        curve = _fit_curve(session, as_of, cfg)
+        _curves[key] = (time.monotonic(), curve)
     return curve
+
+
+@contextmanager
+def curve_fitted_alongside(session: Session, as_of: date, cfg: ScoringConfig) -> Iterator[None]:
+    """Fit the activation curve in a worker process while the block scores the program: the fit scores a sample
+    as of as_of - horizon and needs nothing from the block, and the block leaves a core idle most of the time.
+    Where no worker may read the store, or the fit fails there, `activation_curve` fits it inline later."""
+    key = _key(session, as_of, cfg)
+    if _cached(key) is not None or not activity.can_fork_readers(session) or (
+            session.scalar(select(func.count()).select_from(Partner)) or 0) < activity.SHARD_MIN_PARTNERS:
+        yield
+        return
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    with activity.in_worker(_fit_in_worker, url, as_of, cfg, background=True) as future:
+        yield
+        try:
+            _curves[key] = (time.monotonic(), future.result())
+        except Exception as exc:  # any failure there means fitting here, not failing the rescore
+            log.warning("activation_curve.worker_failed", error=str(exc))
+
+
+def _fit_in_worker(url: str, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
+    from readiness.db import make_engine, session_scope
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return _fit_curve(session, as_of, cfg)
+    finally:
+        engine.dispose()
 
 
 def clear_cache() -> None:
@@ -65,12 +114,16 @@ def _fallback(cfg: ScoringConfig, why: str) -> ActivationCurve:
 
 def _fit_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     from readiness.scoring.score import compute_frame
 
     h = cfg.revenue.fit_horizon_days
     t0 = as_of - timedelta(days=h)
-    frame = compute_frame(session, t0, None, cfg, historical=True)
+    ids = list(session.scalars(select(Partner.partner_id).order_by(Partner.partner_id)))
+    sampled = len(ids) > FIT_SAMPLE
+    scope = sorted(random.Random(0).sample(ids, FIT_SAMPLE)) if sampled else None
+    frame = compute_frame(session, t0, scope, cfg, historical=True)
     outcome = new_sourced_pipeline(session, t0, h)
     keep = ~frame.active & (frame.feats.joined <= frame.feats.as_of_day)
     y = np.array([pid in outcome for pid in frame.ids])[keep]
@@ -78,12 +131,16 @@ def _fit_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationC
     pos = int(y.sum())
     if pos < MIN_OUTCOMES or len(y) - pos < MIN_OUTCOMES:
         return _fallback(cfg, f"only {pos} of {len(y)} dormant partners on {t0} sourced within {h} days")
-    model = LogisticRegression(C=1.0).fit(x.reshape(-1, 1), y)
+    # One thread: a one-feature fit gains nothing from OpenMP, and the fit may run in a forked worker, where an
+    # OpenMP pool inherited from the parent is not safe to use.
+    with threadpool_limits(limits=1):
+        model = LogisticRegression(C=1.0).fit(x.reshape(-1, 1), y)
     slope = float(model.coef_[0][0])
     if slope <= 0:
         return _fallback(cfg, f"history on {t0} shows no positive link between score and activation")
+    among = f" (a random sample of {FIT_SAMPLE:,} of {len(ids):,} partners)" if sampled else ""
     return ActivationCurve(float(model.intercept_[0]), slope,
-                           f"logistic fit on {len(y)} partners not active on {t0}: {pos} created sourced "
+                           f"logistic fit on {len(y)} partners not active on {t0}{among}: {pos} created sourced "
                            f"pipeline within {h} days")
 
 

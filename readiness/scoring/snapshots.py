@@ -7,12 +7,12 @@ the call list re-scores live every partner it shows, so what a PAM sees is never
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -45,7 +45,7 @@ def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
     now = utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     params = [
         (r["partner_id"], r["as_of"].isoformat(), r["score"], r["tier"], r["segment"],
-         json.dumps(r["dimensions"], separators=(",", ":")), r["pam_id"], r["revenue_at_stake"],
+         orjson.dumps(r["dimensions"]).decode(), r["pam_id"], r["revenue_at_stake"],
          1 if r["on_call_list"] else 0, now)
         for r in rows
     ]
@@ -99,29 +99,31 @@ def upsert_snapshots(session: Session, scores: Iterable[PartnerScore]) -> int:
 def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | None = None,
                       config: ScoringConfig | None = None) -> int:
     """Score (vectorized, no per-partner objects) and upsert the snapshot of every partner in scope."""
-    from readiness.scoring.revenue import revenue_at_stake_array
+    from readiness.scoring.revenue import curve_fitted_alongside, revenue_at_stake_array
     from readiness.scoring.score import compute_frame
 
     cfg = config or load_config()
-    frame = compute_frame(session, as_of, partner_ids, cfg)
+    with curve_fitted_alongside(session, as_of, cfg):
+        frame = compute_frame(session, as_of, partner_ids, cfg)
     stake = revenue_at_stake_array(session, frame)
-    dims = {k: np.round(v, 2).tolist() for k, v in frame.dims.scores.items()}
-    gtm = {k: np.round(v, 2).tolist() for k, v in frame.gtm.items()}
+    # Per-partner dicts from columns zipped once: 100,000 rows are built in a fraction of a second.
+    dim_keys, gtm_keys = list(frame.dims.scores), list(frame.gtm)
+    dims = zip(*(np.round(frame.dims.scores[k], 2).tolist() for k in dim_keys), strict=True)
+    gtm = zip(*(np.round(frame.gtm[k], 2).tolist() for k in gtm_keys), strict=True)
     codes = [[] for _ in range(frame.feats.n)]  # type: list[list[str]]
     for code, arr in frame.flags.items():
         for i in np.flatnonzero(arr):
             codes[i].append(code)
-    total = np.round(frame.total, 2).tolist()
-    outlook = frame.outlook
-    on_list = [_callable(str(frame.segment[i]), outlook[i], codes[i]) for i in range(frame.feats.n)]
+    segment, outlook = frame.segment.tolist(), frame.outlook
+    on_list = [_callable(seg, out, c) for seg, out, c in zip(segment, outlook, codes, strict=True)]
     rows = [
-        {"partner_id": pid, "as_of": as_of, "score": total[i], "tier": str(frame.tier[i]),
-         "segment": str(frame.segment[i]), "pam_id": frame.feats.pam_ids[i], "revenue_at_stake": float(stake[i]),
-         "on_call_list": on_list[i],
-         "dimensions": {"dimensions": {k: v[i] for k, v in dims.items()}, "gtm": {k: v[i] for k, v in gtm.items()},
-                        "outlook": outlook[i], "flags": codes[i], "revenue_at_stake": float(stake[i]),
-                        "callable": on_list[i]}}
-        for i, pid in enumerate(frame.ids)
+        {"partner_id": pid, "as_of": as_of, "score": total, "tier": tier, "segment": seg, "pam_id": pam,
+         "revenue_at_stake": st, "on_call_list": on,
+         "dimensions": {"dimensions": dict(zip(dim_keys, d, strict=True)), "gtm": dict(zip(gtm_keys, g, strict=True)),
+                        "outlook": out, "flags": c, "revenue_at_stake": st, "callable": on}}
+        for pid, total, tier, seg, pam, st, on, d, g, out, c in zip(
+            frame.ids, np.round(frame.total, 2).tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids,
+            np.asarray(stake, dtype=float).tolist(), on_list, dims, gtm, outlook, codes, strict=True)
     ]
     _upsert(session, rows)
     return len(rows)
