@@ -270,11 +270,14 @@ _number = st.one_of(
     _cell, st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers().map(str),
     st.sampled_from(["1_000", "1e400", "-2.5", ".5", "5.", "١٢", "nan", " 3 ", "1,5"]),
 )
-_kind = st.one_of(_cell, st.sampled_from(["portal_login", " joint_call ", "Portal_Login", "x" * 41]))
+_kind = st.one_of(_cell, st.sampled_from(["portal_login", " joint_call ", "Portal_Login", "x" * 41,
+                                          "customer_overlap_detected"]))
+_detail = st.one_of(_cell, st.sampled_from(["44 shared target accounts", "overlap: 1,204 Accounts", "3.5 accounts",
+                                            "12 accounts and 30 more accounts", "no count here"]))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(event_id=_cell, partner_id=_cell, occurred_at=_timestamp, kind=_kind, detail=_cell, value=_number)
+@given(event_id=_cell, partner_id=_cell, occurred_at=_timestamp, kind=_kind, detail=_detail, value=_number)
 def test_fast_activity_path_decides_exactly_like_the_pydantic_model(
     event_id: str | None, partner_id: str | None, occurred_at: str | None, kind: str | None,
     detail: str | None, value: str | None,

@@ -12,7 +12,9 @@ from datetime import datetime
 from readiness.importers.rows import (
     ACTIVITY_KINDS,
     EPOCH_ORDINAL,
+    OVERLAP_KIND,
     CellError,
+    event_value,
     parse_number,
     parse_text,
     parse_timestamp,
@@ -90,4 +92,6 @@ def check_activity(cells: tuple[str | None, ...]) -> ActivityTuple | str:
         v = parse_number(value) if value else None
     except CellError as exc:
         return f"value: {exc}"
+    if v is None and k == OVERLAP_KIND:
+        v = event_value(k, d, v)
     return (eid, pid, ts, ts.toordinal() - EPOCH_ORDINAL, k, d, v, k in ACTIVITY_KINDS, _fast_utc_text(ts_text, ts))

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 ACTIVITY_KINDS = frozenset({
     "portal_login", "onboarding_started", "training_completed", "certification_earned", "event_attended",
@@ -63,6 +63,20 @@ def parse_number(value: str | None) -> float | None:
     if math.isinf(number):
         raise CellError(f"number out of range: {value!r}")
     return number
+
+
+OVERLAP_KIND = "customer_overlap_detected"
+# "44 shared target accounts", "overlap: 1,204 accounts": a count followed, within a few words, by "account(s)".
+_ACCOUNT_COUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)\s+(?:[a-z-]+\s+){0,3}accounts?\b", re.IGNORECASE)
+
+
+def event_value(kind: str, detail: str | None, value: float | None) -> float | None:
+    """An overlap detection's quantity is its number of shared accounts; exports often put it only in the text
+    ("44 shared target accounts"), so an empty value is read from there."""
+    if value is not None or kind != OVERLAP_KIND or not detail:
+        return value
+    found = _ACCOUNT_COUNT.search(detail)
+    return float(found.group(1).replace(",", "")) if found else None
 
 
 def parse_integer(value: str | None) -> int | None:
@@ -241,6 +255,12 @@ class ActivityRow(BaseModel):
     kind: Annotated[str, _required_text(40)]
     detail: LongText
     value: Value
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _value_from_detail(cls, value: float | None, info: ValidationInfo) -> float | None:
+        kind, detail = info.data.get("kind"), info.data.get("detail")
+        return event_value(kind, detail, value) if isinstance(kind, str) else value
 
     @property
     def day(self) -> int:

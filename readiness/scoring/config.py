@@ -55,7 +55,6 @@ class TierConfig(_Strict):
 class SegmentConfig(_Strict):
     active_window_days: int = Field(120, gt=0)
     ready_min_score: float = 40
-    developing_min_score: float = 25
     inactive_days: int = Field(90, gt=0)
 
 

@@ -147,6 +147,15 @@ def _d(day: float) -> str:
     return from_day(int(day)).isoformat() if day > NEVER else "never"
 
 
+def overlap_evidence(f: Features, i: int) -> str:
+    """The overlap the score uses: the larger of the partner record and the latest detection's count."""
+    acc, det = f.overlap_accounts[i], f.kinds["customer_overlap_detected"].max_value[i]
+    record = "unknown" if np.isnan(acc) else f"{int(acc)}"
+    if det > (0 if np.isnan(acc) else acc):
+        return f"{int(det)} shared target accounts detected (partner record: {record})"
+    return f"{record} customer accounts overlap the vendor's targets"
+
+
 def kind_evidence(f: Features, i: int, kind: str) -> str | None:
     ks = f.kinds[kind]
     if ks.count[i] <= 0:
@@ -187,8 +196,7 @@ def evidence(f: Features, p: Priors, i: int, dim: str, key: str) -> list[str]:
     if key == "ae_responsiveness":
         return _kinds(f, i, ("ae_meeting", "joint_call"), "no AE meeting or joint call")
     if key == "customer_overlap":
-        acc = f.overlap_accounts[i]
-        out = [f"{'unknown' if np.isnan(acc) else int(acc)} customer accounts overlap the vendor's targets"]
+        out = [overlap_evidence(f, i)]
         if e := kind_evidence(f, i, "customer_overlap_detected"):
             out.append(e)
         return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from readiness.scoring.config import ScoringConfig
-from readiness.scoring.dimensions import kind_evidence, overlap_amount
+from readiness.scoring.dimensions import kind_evidence, overlap_amount, overlap_evidence
 from readiness.scoring.features import NEVER, Features, from_day
 from readiness.scoring.schemas import DormantFlag
 
@@ -75,9 +75,7 @@ def _evidence(f: Features, i: int, code: str) -> list[str]:
     elif code in ("trained_never_sold", "events_no_deals"):
         ev.append("0 sourced opportunities, 0 deal_registered")
     elif code == "overlap_inactive":
-        acc = f.overlap_accounts[i]
-        ev.insert(0, f"{'unknown' if np.isnan(acc) else int(acc)} overlapping target accounts; "
-                     "no deal, meeting, event or content in the last 90 days")
+        ev.insert(0, f"{overlap_evidence(f, i)}; no deal, meeting, event or content in the last 90 days")
     elif code == "influenced_only":
         ev.insert(0, f"{int(f.influenced.count[i])} influenced opportunities, 0 sourced")
     elif code.startswith("no_login_"):

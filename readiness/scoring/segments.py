@@ -15,8 +15,14 @@ def tiers(total: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
                     np.where(total >= t.tier3, "Tier 3", "Tier 4")))
 
 
-def last_event_day(f: Features) -> np.ndarray:
-    return np.max(np.vstack([ks.last for ks in f.kinds.values()] + [f.sourced.last]), axis=0)
+# Events the vendor's systems record about a partner, not something the partner did: they do not end a silence.
+SYSTEM_KINDS = frozenset({"customer_overlap_detected"})
+
+
+def last_behaviour_day(f: Features) -> np.ndarray:
+    """The last day the partner itself did something: an activity event of its own or a sourced opportunity."""
+    own = [ks.last for kind, ks in f.kinds.items() if kind not in SYSTEM_KINDS]
+    return np.max(np.vstack([*own, f.sourced.last]), axis=0)
 
 
 def is_active(f: Features, cfg: ScoringConfig) -> np.ndarray:
@@ -28,9 +34,11 @@ def is_active(f: Features, cfg: ScoringConfig) -> np.ndarray:
 def segments(f: Features, total: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
     s = cfg.segments
     active = is_active(f, cfg)
-    recent = last_event_day(f) > f.as_of_day - s.inactive_days
+    # Below ready, what separates developing from inactive is behaviour, not the score: market fit and overlap
+    # alone lift a silent partner's score, and a partner silent for months is not developing.
+    recent = last_behaviour_day(f) > f.as_of_day - s.inactive_days
     return np.where(active, "active", np.where(total >= s.ready_min_score, "ready",
-                    np.where(recent | (total >= s.developing_min_score), "developing", "inactive")))
+                    np.where(recent, "developing", "inactive")))
 
 
 OUTLOOK_OF = {"conflict": "not_ever", "no_overlap": "not_ever", "silent": "not_ever", "new": "not_yet",
@@ -40,7 +48,7 @@ OUTLOOK_OF = {"conflict": "not_ever", "no_overlap": "not_ever", "silent": "not_e
 def outlook_codes(f: Features, seg: np.ndarray, capability: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
     """Per partner the reason code ("" for active): structural reasons (not_ever) first, then why not yet."""
     o = cfg.outlook
-    silence = f.as_of_day - last_event_day(f)
+    silence = f.as_of_day - last_behaviour_day(f)
     no_overlap = (overlap_amount(f) <= 0) & ~np.isnan(f.overlap_accounts) & (f.sourced.count == 0)
     enabled = f.kinds["certification_earned"].count + f.kinds["training_completed"].count
     n90, prev = recent_counts(f)
@@ -63,7 +71,7 @@ def outlook_reason(f: Features, i: int, code: str, weakest: str) -> str | None:
     if code == "no_overlap":
         return "no market overlap: 0 customer accounts shared with the vendor's targets, no sourced deal"
     if code == "silent":
-        last = last_event_day(f)[i]
+        last = last_behaviour_day(f)[i]
         since = f"since {from_day(int(last)).isoformat()}" if last > NEVER else "ever"
         return f"long silence with no capability: no activity {since}, no certification or training"
     if code == "new":
