@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -141,6 +142,10 @@ class ActivationPlan(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     milestones: Mapped[list[Milestone]] = relationship(back_populates="plan", order_by="Milestone.position")
+
+    # At most one active plan per partner, whoever creates it and however concurrently (migration 0003).
+    __table_args__ = (Index("uq_plan_one_active", "partner_id", unique=True, sqlite_where=text("status = 'active'"),
+                            postgresql_where=text("status = 'active'")),)
 
 
 class Milestone(Base):

@@ -209,3 +209,45 @@ def test_cli_round_trip(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None
 
     nudges = json.loads(run(app, ["nudges", "--pam", PAM, *asof, "--json"]).output)
     assert nudges and all(n["partner_id"] for n in nudges)
+
+
+def test_two_requests_creating_a_plan_at_once_share_one_plan(any_engine: Engine,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chat and a PAM both find no plan for p-021 and both create one: the second gets the first's plan and
+    the store holds a single active plan (a unique index arbitrates, on SQLite and PostgreSQL)."""
+    import threading
+
+    from readiness.models import ActivationPlan
+    from readiness.plans import plans as plans_mod
+
+    import_dataset(any_engine, Path(__file__).resolve().parent.parent / "evals" / "datasets" / "lumenware")
+    both_looked = threading.Barrier(2, timeout=30)
+    real_active_plan = plans_mod.active_plan
+
+    def racing_active_plan(session, partner_id, as_of):  # type: ignore[no-untyped-def]
+        found = real_active_plan(session, partner_id, as_of)
+        both_looked.wait()  # neither has written yet: both will create
+        return found
+
+    monkeypatch.setattr(plans_mod, "active_plan", racing_active_plan)
+    results: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def create(actor: str) -> None:
+        try:
+            with session_scope(any_engine) as s:
+                results[actor] = get_or_create_plan(s, PARTNER, AS_OF, actor=actor).plan_id
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(a,)) for a in (PAM, CLAIMANT)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert results[PAM] == results[CLAIMANT]
+    with session_scope(any_engine) as s:
+        active = s.scalar(select(func.count()).select_from(ActivationPlan).where(
+            ActivationPlan.partner_id == PARTNER, ActivationPlan.status == "active"))
+    assert active == 1

@@ -24,13 +24,15 @@ import yaml
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from readiness.audit import audit
 from readiness.errors import OutOfScope, ValidationFailed
 from readiness.gtm.diagnosis import diagnose
 from readiness.gtm.facts import PartnerFacts, load_facts
-from readiness.models import ActivationPlan, Milestone, Pam, Partner
+from readiness.models import ActivationPlan, Milestone, Pam, Partner, utcnow
 from readiness.plans.evidence import Acceptance, evaluate, parse_acceptance
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "templates.yaml"
@@ -141,14 +143,35 @@ def get_or_create_plan(
     return build_view(plan, facts, as_of, template)
 
 
+def _insert_active_plan(session: Session, partner_id: str, as_of: date) -> ActivationPlan | None:
+    """A new active plan row, or None when the partner already has one: one active plan per partner is a unique
+    index, and INSERT .. ON CONFLICT DO NOTHING lets it arbitrate two requests creating the plan at once
+    (no savepoint: pysqlite's would commit the caller's transaction early)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        plan = ActivationPlan(partner_id=partner_id, started_on=as_of, status="active")
+        session.add(plan)
+        session.flush()
+        return plan
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    new_id = session.execute(
+        insert(ActivationPlan).values(partner_id=partner_id, started_on=as_of, status="active", created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["partner_id"], index_where=ActivationPlan.status == "active")
+        .returning(ActivationPlan.id)
+    ).scalar()
+    return session.get(ActivationPlan, new_id) if new_id is not None else None
+
+
 def _create(
     session: Session, facts: PartnerFacts, as_of: date, actor: str, thread_id: str | None, template: PlanTemplate
 ) -> ActivationPlan:
     diagnosis = diagnose(session, facts.partner.partner_id, as_of, catalog=[])
     strong = {a.gap for a in diagnosis.assessments if a.status == "strong"}
-    plan = ActivationPlan(partner_id=facts.partner.partner_id, started_on=as_of, status="active")
-    session.add(plan)
-    session.flush()
+    plan = _insert_active_plan(session, facts.partner.partner_id, as_of)
+    if plan is None:  # created by another request since we looked: that plan is the partner's plan
+        winner = session.scalars(select(ActivationPlan).where(
+            ActivationPlan.partner_id == facts.partner.partner_id, ActivationPlan.status == "active")).one()
+        return winner
     lookback = as_of - timedelta(days=template.settings.skip_lookback_days)
     for position, t in enumerate(template.milestones):
         m = Milestone(plan_id=plan.id, key=t.key, position=position, phase=t.phase, title=t.title, gap=t.gap,
