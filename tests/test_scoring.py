@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -284,3 +285,25 @@ def test_silence_is_read_from_the_partners_own_behaviour_not_system_detections(s
     assert "p-027" in [e.partner_id for e in call_list(s, AS_OF, "pam-03", limit=20)]
     y = score_partner(s, "p-019", AS_OF)
     assert y.segment == "developing" and y.score < load_config().segments.ready_min_score
+
+
+def _killed_shard(*_: object) -> None:
+    os._exit(1)  # the worker process dies without an answer
+
+
+def test_a_shard_whose_worker_dies_is_read_by_the_parent(lw: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-read costs time, not data: the parent reads its shard and the counts are complete."""
+    import numpy as np
+
+    from readiness.scoring import activity
+    from readiness.scoring.features import KINDS, load_features, to_day
+
+    with session_scope(lw) as s:
+        expected = load_features(s, AS_OF, None, 90, 120)  # 48 partners: one read, no worker
+        monkeypatch.setattr(activity, "SHARD_MIN_PARTNERS", 1)
+        monkeypatch.setattr(activity, "_read_shard", _killed_shard)
+        rows = activity.aggregate(s, expected.ids, to_day(AS_OF), 90, KINDS, False, workers=2)
+    logins = rows.kind == KINDS.index("portal_login")
+    got = np.zeros(len(expected.ids))
+    got[rows.pos[logins]] = rows.values[logins][:, activity.STATS.index("count")]
+    assert got.sum() > 0 and np.array_equal(got, expected.kinds["portal_login"].count)

@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 import numpy as np
+import structlog
 from sqlalchemy import Float, Integer, Select, String, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ STATS = ("count", "decayed", "last", "first", "n90", "prev90")
 SHARD_MIN_PARTNERS = 10_000
 _IN_WORKER = False  # set in worker processes: they read on their own and never fork readers
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -199,16 +201,25 @@ def aggregate(session: Session, ids: list[str], as_of_day: int, half_life: float
         jobs.append((compile_query(session, activity_stmt(shape), p), compile_query(session, overlap_stmt(shape), p),
                      part, cuts[k]))
     conn = dbapi_connection(session)
-    if shards == 1:
-        act, ovl, part, offset = jobs[0]
+
+    def read_here(job: tuple[Query, Query, list[str], int]) -> ActivityRows:
+        act, ovl, part, offset = job
         return to_arrays(run_query(conn, act), run_query(conn, ovl), part, offset, kinds)
+
+    if shards == 1:
+        return read_here(jobs[0])
     path = str(session.get_bind().url.database)
-    # The parent reads the first shard itself while the workers read the rest.
+    # The parent reads the first shard itself while the workers read the rest; a shard whose worker failed (a
+    # killed process, no memory to fork) is read here instead: slower, never wrong.
     with ProcessPoolExecutor(max_workers=shards - 1, mp_context=multiprocessing.get_context("fork"),
                              initializer=_mark_worker) as pool:
         futures: list[Future[ActivityRows]] = [pool.submit(_read_shard, path, *job, kinds) for job in jobs[1:]]
-        act, ovl, part, offset = jobs[0]
-        parts = [to_arrays(run_query(conn, act), run_query(conn, ovl), part, offset, kinds)]
-        parts += [f.result() for f in futures]
+        parts = [read_here(jobs[0])]
+        for job, future in zip(jobs[1:], futures, strict=True):
+            try:
+                parts.append(future.result())
+            except Exception as exc:  # any worker failure: this process reads the shard
+                log.warning("activity.shard_worker_failed", error=str(exc))
+                parts.append(read_here(job))
     return ActivityRows(*(np.concatenate([getattr(p, name) for p in parts])
                           for name in ("pos", "kind", "values", "overlap_pos", "overlap_value")))

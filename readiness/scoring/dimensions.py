@@ -101,8 +101,9 @@ RAW: dict[tuple[str, str], RawFn] = {
     ("capability", "market_credibility"): lambda f, p: (
         3 * f.kinds["case_study_published"].count + f.kinds["demo_delivered"].count
         + 2 * f.kinds["workshop_delivered"].count),
+    # A certification is completed training too: exports often log only the certificate.
     ("capability", "training"): lambda f, p: (
-        f.kinds["training_completed"].decayed * np.where(training_applied(f), 1.0, 0.5)),
+        _dsum(f, ("training_completed", "certification_earned")) * np.where(training_applied(f), 1.0, 0.5)),
 }
 
 
@@ -230,7 +231,7 @@ def evidence(f: Features, p: Priors, i: int, dim: str, key: str) -> list[str]:
         return _kinds(f, i, ("case_study_published", "demo_delivered", "workshop_delivered"),
                       "no case study, demo or workshop delivered")
     if key == "training":
-        out = _kinds(f, i, ("training_completed",), "no training completed")
+        out = _kinds(f, i, ("training_completed", "certification_earned"), "no training or certification completed")
         if f.kinds["training_completed"].count[i] + f.kinds["certification_earned"].count[i] > 0:
             out.append("applied: used afterwards (deal, co-sell, demo, workshop or shared content)"
                        if training_applied(f)[i] else "not applied yet: no deal, demo or shared content since")
