@@ -307,3 +307,26 @@ def test_a_shard_whose_worker_dies_is_read_by_the_parent(lw: Engine, monkeypatch
     got = np.zeros(len(expected.ids))
     got[rows.pos[logins]] = rows.values[logins][:, activity.STATS.index("count")]
     assert got.sum() > 0 and np.array_equal(got, expected.kinds["portal_login"].count)
+
+
+def test_full_rescore_and_chat_agree_when_gtm_counts_in_the_total(lw: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profile texts are judged only for small scopes, unless GTM counts in the total: then a whole-program
+    rescore judges them too, so its snapshot total equals the one-partner score (p-021 has a GTM profile).
+    Each snapshot says what its GTM block rests on."""
+    from sqlalchemy import select
+
+    from readiness.models import ScoreSnapshot
+    from readiness.scoring import features, refresh_snapshots
+
+    monkeypatch.setattr(features, "MAX_PROFILES", 10)  # lumenware's 48 partners count as a big scope
+    base = load_config()
+    with_gtm = base.model_copy(update={"gtm": base.gtm.model_copy(update={"include_in_total": True, "weight": 20})})
+    for cfg, basis in ((base, "behaviour"), (with_gtm, "behaviour and profile text")):
+        with session_scope(lw) as s:
+            refresh_snapshots(s, AS_OF, config=cfg)
+            snap = s.scalars(select(ScoreSnapshot).where(ScoreSnapshot.partner_id == "p-021",
+                                                         ScoreSnapshot.as_of == AS_OF)).one()
+            assert snap.dimensions["gtm_basis"] == basis
+            if cfg is with_gtm:
+                assert snap.score == pytest.approx(score_partner(s, "p-021", AS_OF, cfg).score, abs=0.01)
+            s.rollback()

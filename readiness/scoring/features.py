@@ -154,7 +154,9 @@ def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
 
 
 def load_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
-                  active_window_days: int, with_profiles: bool = True) -> Features:
+                  active_window_days: int, with_profiles: bool = True, all_profiles: bool = False) -> Features:
+    """`with_profiles`: load GTM profile texts for a small scope; `all_profiles`: for any scope (slow on a big
+    program: needed only when GTM counts in the total, so that a full rescore and a chat agree)."""
     rows = _partners(session, partner_ids)
     n = len(rows)
     ids = [r[0] for r in rows]
@@ -171,9 +173,11 @@ def load_features(session: Session, as_of: date, partner_ids: list[str] | None, 
     )
     _load_activity(session, feats, as_of_day, half_life_days, partner_ids)
     _load_opportunities(session, feats, idx, as_of, active_window_days, partner_ids)
-    if with_profiles and n and n <= MAX_PROFILES:
-        profiles = session.scalars(select(GTMProfile).where(GTMProfile.partner_id.in_(ids))).all()
-        feats.gtm_profiles = {p.partner_id: p for p in profiles}
+    if with_profiles and n and (n <= MAX_PROFILES or all_profiles):
+        stmt = select(GTMProfile)
+        if n <= MAX_PROFILES:
+            stmt = stmt.where(GTMProfile.partner_id.in_(ids))
+        feats.gtm_profiles = {p.partner_id: p for p in session.scalars(stmt) if p.partner_id in idx}
     return feats
 
 

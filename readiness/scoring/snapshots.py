@@ -24,6 +24,7 @@ from readiness.scoring.dormant import CALLABLE_FLAGS
 from readiness.scoring.schemas import PartnerScore
 
 BATCH = 5000
+GTM_BEHAVIOUR, GTM_WITH_TEXT = "behaviour", "behaviour and profile text"
 
 
 def _callable(segment: str, outlook: str | None, flags: Iterable[str]) -> bool:
@@ -76,6 +77,11 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         conn.execute(stmt, [{**r, "created_at": now} for r in rows[k : k + BATCH]])
 
 
+def _judged_text(score: PartnerScore) -> bool:
+    """Whether the profile text rubric contributed to this score's GTM block (it cites it as evidence)."""
+    return any(e.startswith("profile text:") for g in score.gtm for sub in g.subsignals for e in sub.evidence)
+
+
 def snapshot_row(score: PartnerScore) -> dict[str, Any]:
     flags = [f.code for f in score.dormant_flags]
     return {
@@ -84,6 +90,7 @@ def snapshot_row(score: PartnerScore) -> dict[str, Any]:
         "on_call_list": _callable(score.segment, score.outlook, flags),
         "dimensions": {
             "dimensions": {d.key: d.score for d in score.dimensions}, "gtm": {g.key: g.score for g in score.gtm},
+            "gtm_basis": GTM_WITH_TEXT if _judged_text(score) else GTM_BEHAVIOUR,
             "outlook": score.outlook, "flags": flags, "revenue_at_stake": score.revenue_at_stake or 0.0,
             "callable": _callable(score.segment, score.outlook, flags),
         },
@@ -115,15 +122,18 @@ def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | No
         for i in np.flatnonzero(arr):
             codes[i].append(code)
     segment, outlook = frame.segment.tolist(), frame.outlook
+    # A whole-program rescore judges GTM from behaviour alone unless GTM counts in the total (profile texts are
+    # judged per partner, too slow for 100,000); each snapshot says which.
+    basis = [GTM_WITH_TEXT if frame.gtm_text.get(i) else GTM_BEHAVIOUR for i in range(frame.feats.n)]
     on_list = [_callable(seg, out, c) for seg, out, c in zip(segment, outlook, codes, strict=True)]
     rows = [
         {"partner_id": pid, "as_of": as_of, "score": total, "tier": tier, "segment": seg, "pam_id": pam,
          "revenue_at_stake": st, "on_call_list": on,
          "dimensions": {"dimensions": dict(zip(dim_keys, d, strict=True)), "gtm": dict(zip(gtm_keys, g, strict=True)),
-                        "outlook": out, "flags": c, "revenue_at_stake": st, "callable": on}}
-        for pid, total, tier, seg, pam, st, on, d, g, out, c in zip(
+                        "gtm_basis": b, "outlook": out, "flags": c, "revenue_at_stake": st, "callable": on}}
+        for pid, total, tier, seg, pam, st, on, d, g, out, c, b in zip(
             frame.ids, np.round(frame.total, 2).tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids,
-            np.asarray(stake, dtype=float).tolist(), on_list, dims, gtm, outlook, codes, strict=True)
+            np.asarray(stake, dtype=float).tolist(), on_list, dims, gtm, outlook, codes, basis, strict=True)
     ]
     _upsert(session, rows)
     return len(rows)
