@@ -103,3 +103,31 @@ def test_cli_call_list_json_is_ranked_and_unknown_pam_is_a_clear_error(lw: Engin
                             "open_with_gap", "next_step"}
     bad = cli.invoke(app, ["call-list", "--pam", "pam-77", "--as-of", "2026-10-31"])
     assert bad.exit_code == 2 and "unknown PAM" in bad.output
+
+
+def test_cli_rescore_stores_a_snapshot_per_partner_in_scope(lw: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`partnerpilot rescore` (the after-import job): the whole program, or one book, snapshotted as of a date."""
+    import json
+
+    from sqlalchemy import func, select
+    from typer.testing import CliRunner
+
+    import partnerpilot.cli.common as common
+    from partnerpilot.cli import app
+    from readiness.models import ScoreSnapshot
+
+    monkeypatch.setattr(common, "_engine", lw)
+    cli = CliRunner()
+    day = "2026-09-30"
+    book = cli.invoke(app, ["rescore", "--pam", "pam-03", "--as-of", day, "--json"])
+    assert book.exit_code == 0, book.output
+    in_book = sum(1 for p in PARTNERS.values() if p["pam_id"] == "pam-03")
+    assert json.loads(book.stdout)["partners"] == in_book
+    whole = cli.invoke(app, ["rescore", "--as-of", day, "--json"])
+    assert json.loads(whole.stdout)["partners"] == len(PARTNERS)
+    with session_scope(lw) as s:
+        stored = s.scalar(select(func.count()).select_from(ScoreSnapshot).where(
+            ScoreSnapshot.as_of == date.fromisoformat(day)))
+    assert stored == len(PARTNERS)
+    unknown = cli.invoke(app, ["rescore", "--pam", "pam-77", "--as-of", day])
+    assert unknown.exit_code == 2 and "no partners" in unknown.output

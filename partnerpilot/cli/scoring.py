@@ -1,7 +1,9 @@
-"""`partnerpilot score | call-list | impact | backtest | calibrate`: readiness scoring from the command line."""
+"""`partnerpilot score | rescore | call-list | impact | backtest | calibrate`: readiness scoring from the command
+line."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -164,8 +166,34 @@ def calibrate_cmd(
         console.print(f"written to {report.written_to}")
 
 
+def rescore(
+    pam: str | None = typer.Option(None, "--pam", help="Only this PAM's book; default the whole program."),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Re-score every partner (or a book) and store the snapshots: the job to run after each import."""
+    day = resolve_as_of(as_of)
+    started = time.perf_counter()
+    try:
+        with session() as s:
+            ids = None
+            if pam is not None:
+                ids = list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == pam)))
+                if not ids:
+                    fail(f"no partners in the book of {pam!r}", 2)
+            n = refresh_snapshots(s, day, ids)
+    except ReadinessError as exc:
+        fail(str(exc), 2)
+    summary = {"as_of": day, "pam": pam, "partners": n, "seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"rescored {n:,} partners as of {day} in {summary['seconds']} s; snapshots stored")
+
+
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
+    app.command("rescore")(rescore)
     app.command("call-list")(call_list_cmd)
     app.command("impact")(impact)
     app.command("backtest")(backtest_cmd)
