@@ -45,6 +45,9 @@ class PlaybookMeta(BaseModel):
     phase: Phase
     partner_types: list[str] = Field(min_length=1)
     audience: Audience
+    # For partners with customers on the vendor's platform already (expanding an installed base, a customer case
+    # study): ranked below what a partner without customers can use today.
+    requires_customers: bool = False
     version: int = 1
     updated_on: date
     path: Path

@@ -77,6 +77,7 @@ def chunk_metadata(meta: PlaybookMeta, chunk: Chunk) -> dict[str, Any]:
         "anchor": chunk.anchor,
         "phase": meta.phase,
         "audience": meta.audience,
+        "requires_customers": meta.requires_customers,
         "gaps": ",".join(meta.gaps),
         "partner_types": ",".join(meta.partner_types),
         "version": meta.version,

@@ -77,6 +77,11 @@ def words(text: str) -> list[str]:
 # rapidfuzz ratio needed to call a word a typo of a corpus word: "templete"/"template" is 87.5, while
 # "reactivate"/"activated" (80) is a different word.
 TYPO_CUTOFF = 85
+# Score factor for playbooks that need customers when the partner has none yet. Tried 1.0/0.7/0.6/0.5 on general
+# and by-name asks (tests/test_knowledge.py): at 0.7 "how do I grow revenue?" no longer opens with the
+# installed-base playbook, while "find expansion opportunities in my installed base" and "publish a customer
+# story" still do; at 0.6 and below the by-name asks start to lose it.
+CUSTOMERLESS_WEIGHT = 0.7
 
 
 class RetrievalConfig(BaseModel):
@@ -291,8 +296,12 @@ class KnowledgeBase:
         partner_type: str | None = None,
         audience: Principal | None = None,
         distinct: bool = True,
+        has_customers: bool | None = None,
     ) -> list[Hit]:
-        """Top k hits for `query`. audience=None is treated as "partner" (least privilege)."""
+        """Top k hits for `query`. audience=None is treated as "partner" (least privilege).
+
+        `has_customers=False` (a partner with no customer won on the vendor's platform yet): playbooks that need
+        customers rank lower, still found when asked for by name but not offered ahead of a first-deal playbook."""
         principal: Principal = audience or "partner"
         if principal not in _VISIBLE:
             raise ValueError(f"audience must be partner or pam, got {audience!r}")
@@ -309,6 +318,10 @@ class KnowledgeBase:
         dense = self._dense(text, mask) if self.config.mode != "bm25" else {}
         sparse = self._bm25(text, mask) if self.config.mode != "dense" else {}
         fused = self._fuse(dense, sparse)
+        if has_customers is False:
+            for i in fused:
+                if self.metadatas[i].get("requires_customers"):
+                    fused[i] *= CUSTOMERLESS_WEIGHT
 
         hits: list[Hit] = []
         seen: set[str] = set()

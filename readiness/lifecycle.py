@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from statistics import median
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from readiness.models import ActivityEvent, Opportunity, Partner
@@ -135,6 +135,15 @@ class LifecycleFacts:
             history=[StageEntry(stage=s, entered_on=entries[s]) for s in STAGES], stalled=stalled,
             stalled_reason=f"{days} days in {stage} (limit {limit})" if stalled else None,
         )
+
+
+def has_customers(session: Session, partner_id: str, as_of: date) -> bool:
+    """Whether the partner has won a customer on the vendor's platform by as_of (a closed-won deal it sourced or
+    influenced): what an installed-base playbook presupposes."""
+    won = select(Opportunity.opportunity_id).where(
+        Opportunity.partner_id == partner_id, Opportunity.stage == "closed_won",
+        or_(Opportunity.close_date.is_(None), Opportunity.close_date <= as_of))
+    return session.scalar(select(won.exists())) is True
 
 
 def lifecycle_of(

@@ -245,3 +245,24 @@ def test_turn_that_outgrows_the_model_context_is_answered_from_tool_results(
     assert r["fallback"] is True and r["fallback_reason"] == "context_budget"
     assert [c["name"] for c in r["calls"]] == ["list_dormant_partners"]
     assert "at stake" in r["answer"]
+
+
+def test_playbook_search_knows_whether_the_partner_has_customers(chat: Any) -> None:
+    """The same ask from two partners: p-007 has 4 closed-won deals and is pointed at its installed base first;
+    p-019 has no opportunity at all and gets something it can start today first (the installed-base playbook
+    at most further down). The partner's stage comes from the store, never from the model's arguments."""
+    from agent.tools import search_playbooks
+
+    def first_hits(partner: str) -> list[str]:
+        class Runtime:
+            context = Context(role="partner", principal_id=partner, as_of=AS_OF, provider="offline")
+            config: dict[str, Any] = {"configurable": {"thread_id": "x"}}
+            state: dict[str, Any] = {"messages": []}
+
+        out = json.loads(search_playbooks.func(runtime=Runtime(), query="how do I grow revenue with the vendor?"))  # type: ignore[attr-defined]
+        assert out["ok"] is True, out
+        return [r["playbook_id"] for r in out["data"]["results"]]
+
+    chat("partner", "p-007")  # configures services on a fresh copy
+    assert first_hits("p-007")[0] == "expansion-opportunities"
+    assert first_hits("p-019")[0] != "expansion-opportunities"

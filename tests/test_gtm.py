@@ -213,3 +213,19 @@ def test_rubric_is_registered_with_scoring_hook() -> None:
     assert gtm_behaviour._registry == [profile_text_scores]
     scores = profile_text_scores(None)
     assert scores == {}
+
+
+def test_gap_playbooks_needing_customers_come_last_for_a_partner_without_one() -> None:
+    """A delivery-credibility gap in the 90-day phase: a partner with won customers may be offered the customer
+    case study; one with none first gets what it can do today (proof points, demos, workshops)."""
+    from readiness.gtm.diagnosis import default_catalog, playbooks_for
+
+    catalog = default_catalog()
+    needs = {p.id for p in catalog if getattr(p, "requires_customers", False)}
+    assert {"case-study-writing", "expansion-opportunities"} <= needs
+    for gap in ("delivery_credibility", "sales_motion"):
+        without = [p.id for p in playbooks_for(gap, "90", "reseller", catalog, has_customers=False)]
+        assert without, gap
+        firsts = [i for i, pid in enumerate(without) if pid in needs]
+        assert all(i > j for i in firsts for j, pid in enumerate(without) if pid not in needs), without
+        assert without[0] not in needs, (gap, without)  # something it can do today comes first

@@ -349,14 +349,24 @@ def partner_phase(session: Session, facts: PartnerFacts) -> str:
     return "30" if elapsed < 30 else "60" if elapsed < 60 else "90"
 
 
-def playbooks_for(gap: str, phase: str, partner_type: str, catalog: Sequence[object]) -> list[PlaybookRef]:
-    """Partner-facing playbooks for a gap in this phase (or any phase); other phases only when none fit."""
+def playbooks_for(gap: str, phase: str, partner_type: str, catalog: Sequence[object],
+                  has_customers: bool = True) -> list[PlaybookRef]:
+    """Partner-facing playbooks for a gap in this phase (or any phase); other phases only when none fit. For a
+    partner with no customer yet, playbooks that need customers are chosen only after those it can use today."""
     fitting = [
         p for p in catalog
         if gap in p.gaps and p.audience in ("partner", "both") and partner_type in p.partner_types  # type: ignore[attr-defined]
     ]
-    in_phase = [p for p in fitting if p.phase in (phase, "any")]  # type: ignore[attr-defined]
-    chosen = in_phase or sorted(fitting, key=lambda p: abs(int(p.phase) - int(phase)) if p.phase != "any" else 0)  # type: ignore[attr-defined]
+
+    def pick(pool: list[object]) -> list[object]:
+        in_phase = [p for p in pool if p.phase in (phase, "any")]  # type: ignore[attr-defined]
+        return in_phase or sorted(pool, key=lambda p: abs(int(p.phase) - int(phase)) if p.phase != "any" else 0)  # type: ignore[attr-defined]
+
+    if has_customers:
+        chosen = pick(fitting)
+    else:
+        needs = [p for p in fitting if getattr(p, "requires_customers", False)]
+        chosen = pick([p for p in fitting if p not in needs]) + pick(needs)
     return [PlaybookRef(id=p.id, title=p.title) for p in chosen[:3]]  # type: ignore[attr-defined]
 
 
@@ -401,7 +411,7 @@ def diagnose(
     assessments = [fn(facts, t) for fn in DIMENSIONS.values()]
     for a in assessments:
         if a.status != "strong":
-            a.playbooks = playbooks_for(a.gap, phase, facts.partner.type, catalog)
+            a.playbooks = playbooks_for(a.gap, phase, facts.partner.type, catalog, has_customers=bool(facts.won()))
     order = list(IMPACT)
     gaps = sorted((a for a in assessments if a.status != "strong"), key=lambda a: (-a.priority, order.index(a.gap)))
     top = gaps[0] if gaps else None
