@@ -51,19 +51,13 @@ class StoreCache:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def fresh_copy(self, dataset: Path, dest: Path) -> Path:
-        from readiness.db import init_db, make_engine
-        from readiness.importers import import_dataset
+        from readiness.importers import import_into_sqlite_file
 
         cached = self.root / f"{_dataset_hash(dataset)}.db"
         if not cached.exists():
             tmp = cached.with_suffix(".tmp")
             tmp.unlink(missing_ok=True)
-            engine = make_engine(f"sqlite:///{tmp}")
-            init_db(engine)
-            import_dataset(engine, dataset)
-            with engine.begin() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            engine.dispose()
+            import_into_sqlite_file(tmp, dataset)
             tmp.replace(cached)
         shutil.copyfile(cached, dest)
         return dest

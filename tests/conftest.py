@@ -78,15 +78,10 @@ def any_engine(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture(scope="session")
 def lumenware_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The lumenware program imported once per test worker into a SQLite file; copy it before writing to it."""
-    from readiness.importers import import_dataset
+    from readiness.importers import import_into_sqlite_file
 
     path = tmp_path_factory.mktemp("lumen") / "store.db"
-    engine = make_engine(f"sqlite:///{path}")
-    init_db(engine)
-    import_dataset(engine, LUMENWARE)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    import_into_sqlite_file(path, LUMENWARE)
     return path
 
 

@@ -1,7 +1,7 @@
 """Importers: canonical CSV / JSON Lines folders and CRM exports (through YAML column mappings) into the store."""
 
 from readiness.importers.mapping import Mapping, load_mapping
-from readiness.importers.pipeline import ImportFolderError, Progress, import_dataset
+from readiness.importers.pipeline import ImportFolderError, Progress, import_dataset, import_into_sqlite_file
 from readiness.importers.report import FileCounts, ImportReport, QuarantineEntry
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "Progress",
     "QuarantineEntry",
     "import_dataset",
+    "import_into_sqlite_file",
     "load_mapping",
 ]

@@ -209,3 +209,19 @@ def import_dataset(
     for counts in report.files.values():
         report.total.add(counts)
     return report
+
+
+def import_into_sqlite_file(path: Path, folder: Path) -> ImportReport:
+    """A new SQLite store at `path` holding the dataset in `folder`, its WAL folded into the file so that the file
+    alone can be copied (the eval runner and the tests copy one imported store per scenario or test)."""
+    from readiness.db import init_db, make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        init_db(engine)
+        report = import_dataset(engine, folder)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return report
+    finally:
+        engine.dispose()

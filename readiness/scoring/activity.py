@@ -122,12 +122,19 @@ def to_arrays(rows: list[tuple[Any, ...]], overlap: list[tuple[Any, ...]], ids: 
     return ActivityRows(pos[ok], kind[ok], values[ok], opos[keep], oval[keep])
 
 
-def _read_shard(db_path: str, activity: Query, overlap: Query, ids: list[str], offset: int,
-                kinds: tuple[str, ...]) -> ActivityRows:
+Job = tuple[Query, Query, list[str], int]  # (activity statement, overlap statement, partner ids, first position)
+
+
+def _read(conn: Any, job: Job, kinds: tuple[str, ...]) -> ActivityRows:
+    activity, overlap, ids, offset = job
+    return to_arrays(run_query(conn, activity), run_query(conn, overlap), ids, offset, kinds)
+
+
+def _read_shard(db_path: str, job: Job, kinds: tuple[str, ...]) -> ActivityRows:
     """Worker: its own read-only connection (a forked process must not use its parent's)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
-        return to_arrays(run_query(conn, activity), run_query(conn, overlap), ids, offset, kinds)
+        return _read(conn, job, kinds)
     finally:
         conn.close()
 
@@ -160,9 +167,13 @@ def in_worker(fn: Callable[..., T], *args: Any, background: bool = False) -> Ite
 
     `background`: the worker runs at the lowest CPU priority, so it takes the cores the block leaves idle and
     does not slow the block's own parallel reads."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_mark_worker, initargs=(19 if background else 0,)) as pool:
+    with _fork_pool(1, niceness=19 if background else 0) as pool:
         yield pool.submit(fn, *args)
+
+
+def _fork_pool(workers: int, niceness: int = 0) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_mark_worker, initargs=(niceness,))
 
 
 def _mark_worker(niceness: int = 0) -> None:
@@ -191,7 +202,7 @@ def aggregate(session: Session, ids: list[str], as_of_day: int, half_life: float
         return to_arrays(conn.execute(activity_stmt("ids"), p).all(), conn.execute(overlap_stmt("ids"), p).all(),
                          ids, 0, kinds)
     cuts = [len(ids) * k // shards for k in range(shards + 1)]
-    jobs = []
+    jobs: list[Job] = []
     for k in range(shards):
         part = ids[cuts[k]:cuts[k + 1]]
         # An IN list per shard, or index range scans split at partner ids: no lower bound before the first shard
@@ -201,25 +212,19 @@ def aggregate(session: Session, ids: list[str], as_of_day: int, half_life: float
         jobs.append((compile_query(session, activity_stmt(shape), p), compile_query(session, overlap_stmt(shape), p),
                      part, cuts[k]))
     conn = dbapi_connection(session)
-
-    def read_here(job: tuple[Query, Query, list[str], int]) -> ActivityRows:
-        act, ovl, part, offset = job
-        return to_arrays(run_query(conn, act), run_query(conn, ovl), part, offset, kinds)
-
     if shards == 1:
-        return read_here(jobs[0])
+        return _read(conn, jobs[0], kinds)
     path = str(session.get_bind().url.database)
     # The parent reads the first shard itself while the workers read the rest; a shard whose worker failed (a
     # killed process, no memory to fork) is read here instead: slower, never wrong.
-    with ProcessPoolExecutor(max_workers=shards - 1, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_mark_worker) as pool:
-        futures: list[Future[ActivityRows]] = [pool.submit(_read_shard, path, *job, kinds) for job in jobs[1:]]
-        parts = [read_here(jobs[0])]
+    with _fork_pool(shards - 1) as pool:
+        futures: list[Future[ActivityRows]] = [pool.submit(_read_shard, path, job, kinds) for job in jobs[1:]]
+        parts = [_read(conn, jobs[0], kinds)]
         for job, future in zip(jobs[1:], futures, strict=True):
             try:
                 parts.append(future.result())
             except Exception as exc:  # any worker failure: this process reads the shard
                 log.warning("activity.shard_worker_failed", error=str(exc))
-                parts.append(read_here(job))
+                parts.append(_read(conn, job, kinds))
     return ActivityRows(*(np.concatenate([getattr(p, name) for p in parts])
                           for name in ("pos", "kind", "values", "overlap_pos", "overlap_value")))

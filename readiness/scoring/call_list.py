@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from readiness.errors import ValidationFailed
 from readiness.models import Pam, Partner, ScoreSnapshot
-from readiness.scoring.dormant import CALLABLE_FLAGS
 from readiness.scoring.schemas import CallListEntry, Gap, PartnerScore
-from readiness.scoring.snapshots import missing_snapshots, refresh_snapshots, upsert_snapshots
+from readiness.scoring.snapshots import callable_now, missing_snapshots, refresh_snapshots, upsert_snapshots
 
 SHORTLIST_FACTOR = 3
 
@@ -85,8 +84,7 @@ def _entry(rank: int, score: PartnerScore) -> CallListEntry:
 
 
 def is_callable(score: PartnerScore) -> bool:
-    return (score.segment != "active" and score.outlook == "not_yet"
-            and any(f.code in CALLABLE_FLAGS for f in score.dormant_flags))
+    return callable_now(score.segment, score.outlook, (f.code for f in score.dormant_flags))
 
 
 def call_list(session: Session, as_of: date, pam_id: str | None, limit: int = 10,

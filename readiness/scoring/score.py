@@ -19,6 +19,8 @@ from readiness.scoring.priors import Priors, program_priors
 from readiness.scoring.schemas import DimensionScore, PartnerScore, SubSignal
 from readiness.scoring.segments import is_active, outlook_codes, outlook_of, outlook_reason, segments, tiers
 
+PROFILE_TEXT_EVIDENCE = "profile text: "  # how GTM evidence from the text rubric begins
+
 
 @dataclass
 class ScoreFrame:
@@ -151,7 +153,7 @@ def build_score(frame: ScoreFrame, i: int, momentum: tuple[float | None, float |
             "no behavioural evidence yet"]
         text = frame.gtm_text.get(i, {}).get(key)
         if text is not None:
-            ev = ev + [f"profile text: {x}" for x in text[1]]
+            ev = ev + [f"{PROFILE_TEXT_EVIDENCE}{x}" for x in text[1]]
         gtm.append(DimensionScore(key=key, label=GTM_LABELS[key], score=round(g, 2), weight=gtm_w / len(GTM_KEYS),
                                   contribution=round(g * gtm_w / len(GTM_KEYS) / total_w, 2),
                                   adjustments=[adj[key].note] if key in adj else [],

@@ -27,7 +27,7 @@ BATCH = 5000
 GTM_BEHAVIOUR, GTM_WITH_TEXT = "behaviour", "behaviour and profile text"
 
 
-def _callable(segment: str, outlook: str | None, flags: Iterable[str]) -> bool:
+def callable_now(segment: str, outlook: str | None, flags: Iterable[str]) -> bool:
     return segment != "active" and outlook == "not_yet" and any(c in CALLABLE_FLAGS for c in flags)
 
 
@@ -79,20 +79,23 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def _judged_text(score: PartnerScore) -> bool:
     """Whether the profile text rubric contributed to this score's GTM block (it cites it as evidence)."""
-    return any(e.startswith("profile text:") for g in score.gtm for sub in g.subsignals for e in sub.evidence)
+    from readiness.scoring.score import PROFILE_TEXT_EVIDENCE
+
+    return any(e.startswith(PROFILE_TEXT_EVIDENCE) for g in score.gtm for sub in g.subsignals for e in sub.evidence)
 
 
 def snapshot_row(score: PartnerScore) -> dict[str, Any]:
     flags = [f.code for f in score.dormant_flags]
+    on_list = callable_now(score.segment, score.outlook, flags)
     return {
         "partner_id": score.partner_id, "as_of": score.as_of, "score": score.score, "tier": score.tier,
         "segment": score.segment, "pam_id": score.pam_id, "revenue_at_stake": score.revenue_at_stake or 0.0,
-        "on_call_list": _callable(score.segment, score.outlook, flags),
+        "on_call_list": on_list,
         "dimensions": {
             "dimensions": {d.key: d.score for d in score.dimensions}, "gtm": {g.key: g.score for g in score.gtm},
             "gtm_basis": GTM_WITH_TEXT if _judged_text(score) else GTM_BEHAVIOUR,
             "outlook": score.outlook, "flags": flags, "revenue_at_stake": score.revenue_at_stake or 0.0,
-            "callable": _callable(score.segment, score.outlook, flags),
+            "callable": on_list,
         },
     }
 
@@ -125,7 +128,7 @@ def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | No
     # A whole-program rescore judges GTM from behaviour alone unless GTM counts in the total (profile texts are
     # judged per partner, too slow for 100,000); each snapshot says which.
     basis = [GTM_WITH_TEXT if frame.gtm_text.get(i) else GTM_BEHAVIOUR for i in range(frame.feats.n)]
-    on_list = [_callable(seg, out, c) for seg, out, c in zip(segment, outlook, codes, strict=True)]
+    on_list = [callable_now(seg, out, c) for seg, out, c in zip(segment, outlook, codes, strict=True)]
     rows = [
         {"partner_id": pid, "as_of": as_of, "score": total, "tier": tier, "segment": seg, "pam_id": pam,
          "revenue_at_stake": st, "on_call_list": on,
