@@ -230,3 +230,19 @@ def test_cli_seed_refuses_a_store_that_already_has_partners(engine: Engine, tmp_
     )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "csv" / "latent.csv").exists() and (tmp_path / "csv" / "activity.csv").exists()
+
+
+def test_archetype_mix_changes_the_program_and_rejects_bad_specs() -> None:
+    """`seed --mix` builds a program with other archetype shares (a second program for generalisation checks)."""
+    from collections import Counter
+
+    from readiness.seed.plan import parse_mix
+
+    shares = parse_mix("producer=0.1,ready_dormant=0.25")
+    mixed = Counter(p.archetype for p in generate_program(200, 9, AS_OF, shares=shares).plans)
+    default = Counter(p.archetype for p in generate_program(200, 9, AS_OF).plans)
+    assert mixed["ready_dormant"] == 50 and default["ready_dormant"] == 20
+    assert mixed["producer"] == 20 and default["producer"] == 44
+    for bad in ("nobody=0.2", "producer", "producer=1.5", "producer=0.6,ready_dormant=0.6"):
+        with pytest.raises(ValueError):
+            parse_mix(bad)

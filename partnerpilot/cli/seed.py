@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from partnerpilot.cli.common import AS_OF_HELP, console, engine, fail, print_json, resolve_as_of
 from readiness.models import Partner
 from readiness.seed import SeedSummary, generate_program, load_into_store, write_csv
+from readiness.seed.plan import parse_mix
 
 
 def seed(
@@ -23,6 +24,10 @@ def seed(
     events_per_partner: float | None = typer.Option(
         None, "--events-per-partner", min=1.0,
         help="Average engagement events per partner (default: realistic rates, about 30).",
+    ),
+    mix: str | None = typer.Option(
+        None, "--mix", help="Archetype shares, e.g. producer=0.12,ready_dormant=0.2,influenced_only=0.1 (the rest "
+        "dormant); archetypes: producer, emerging, ready_dormant, new, influenced_only, misaligned.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -38,8 +43,13 @@ def seed(
                 "(point PARTNERPILOT_HOME or PARTNERPILOT_DATABASE_URL somewhere empty) or use --out DIR",
                 2,
             )
+    try:
+        shares = parse_mix(mix) if mix else None
+    except ValueError as exc:
+        fail(str(exc), 2)
     started = time.perf_counter()
-    program = generate_program(partners, seed_value, day, months, events_per_partner=events_per_partner)
+    program = generate_program(partners, seed_value, day, months, events_per_partner=events_per_partner,
+                               shares=shares)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=as_json, disable=as_json) as bar:
         task = bar.add_task("partners", total=partners)

@@ -88,24 +88,41 @@ class Timeline:
         return (day - self.start_day) / MONTH_DAYS
 
 
-def _archetypes(partners: int, rng: random.Random) -> list[str]:
+def parse_mix(spec: str) -> dict[str, float]:
+    """`producer=0.15,ready_dormant=0.2` → shares overriding ARCHETYPE_SHARES ("dormant" takes the remainder)."""
+    shares = dict(ARCHETYPE_SHARES)
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in shares:
+            raise ValueError(f"archetype mix entries look like NAME=SHARE with NAME in {sorted(shares)}, got {item!r}")
+        share = float(value)
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share of {name.strip()} must be between 0 and 1, got {value}")
+        shares[name.strip()] = share
+    if sum(shares.values()) > 1.0 + 1e-9:
+        raise ValueError(f"archetype shares add up to {sum(shares.values()):.2f}; at most 1 (dormant takes the rest)")
+    return shares
+
+
+def _archetypes(partners: int, rng: random.Random, shares: dict[str, float] | None = None) -> list[str]:
     """Exact quotas, shuffled: every archetype is present and the bands hold even at small N."""
     out: list[str] = []
-    for name, share in ARCHETYPE_SHARES.items():
+    for name, share in (shares or ARCHETYPE_SHARES).items():
         out += [name] * round(share * partners)
     out = out[:partners] + ["dormant"] * max(0, partners - len(out))
     rng.shuffle(out)
     return out
 
 
-def build_plans(partners: int, seed: int, timeline: Timeline, pam_ids: list[str]) -> list[PartnerPlan]:
+def build_plans(partners: int, seed: int, timeline: Timeline, pam_ids: list[str],
+                shares: dict[str, float] | None = None) -> list[PartnerPlan]:
     rng = random.Random(seed)
     names = vocab.NameFactory()
     width = max(3, len(str(partners)))
     plans: list[PartnerPlan] = []
     # Books differ in size (the first PAM's is about twice the last one's), as they do in real teams.
     pam_weights = [2 - k / len(pam_ids) for k in range(len(pam_ids))]
-    for i, archetype in enumerate(_archetypes(partners, rng)):
+    for i, archetype in enumerate(_archetypes(partners, rng, shares)):
         prng = random.Random(seed * 1_000_003 + i)
         plan = PartnerPlan(idx=i, partner_id=f"p-{i + 1:0{width}d}", seed=prng.getrandbits(48), archetype=archetype,
                            latent=0.0)

@@ -130,7 +130,8 @@ def activity_row(p: PartnerPlan, e: SimEvent) -> dict[str, str]:
 
 
 def generate_program(partners: int, seed: int, as_of: date, months: int = 18,
-                     events_per_partner: float | None = DEFAULT_EVENTS_PER_PARTNER) -> SyntheticProgram:
+                     events_per_partner: float | None = DEFAULT_EVENTS_PER_PARTNER,
+                     shares: dict[str, float] | None = None) -> SyntheticProgram:
     """A realistic program of `partners` partners and 3-8 PAMs whose activity ends at `as_of`.
 
     Same arguments, same output. `events_per_partner` rescales generic engagement (portal logins, content,
@@ -148,7 +149,7 @@ def generate_program(partners: int, seed: int, as_of: date, months: int = 18,
         pams.append({"pam_id": f"pam-{k + 1:02d}", "name": f"{first} {last}",
                      "email": f"{first.lower()}.{last.lower()}@vendor.example"})
     timeline = Timeline(as_of=as_of, months=months)
-    plans = build_plans(partners, seed, timeline, [p["pam_id"] for p in pams])
+    plans = build_plans(partners, seed, timeline, [p["pam_id"] for p in pams], shares)
     scale = 1.0
     if events_per_partner is not None:
         expected = sum(expected_generic_events(p, timeline) for p in plans) / partners
