@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Strict(BaseModel):
@@ -15,8 +15,34 @@ class _Strict(BaseModel):
 
 
 class ScenarioPrincipal(_Strict):
-    role: Literal["partner", "pam"]
+    role: Literal["partner", "pam", "leader"]
     id: str
+
+
+class Fact(_Strict):
+    """A fact the answer must state, read from tool output rather than written into the scenario.
+
+    Either `tool` (a tool called in this turn: its result's `data`) or `row` (row N of the latest list a tool
+    returned before this turn). `path` is a dotted path into that data or row (`score`, `top_gap.label`,
+    `partners.2.name`); numbers are stated when the answer shows them rounded as the product shows them (0 or 1
+    decimals, money as $12,345), strings case-insensitively. See docs/EVALS.md.
+    """
+
+    tool: str | None = None
+    where: dict[str, Any] | None = None  # choose the call of `tool` whose arguments or data match these
+    row: int | None = None  # 1-based; -1 is the last row
+    list: str | None = None  # the list tool `row` refers to; default the latest list shown
+    path: str = "name"
+    subject: bool = False  # with `row`: this turn's calls that take a partner are about that row's partner
+    stated: bool = True  # false: only the `subject` check
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Fact:
+        if (self.tool is None) == (self.row is None):
+            raise ValueError("a fact reads either a `tool` of this turn or a `row` of an earlier list")
+        if self.subject and self.row is None:
+            raise ValueError("`subject` applies to a `row` fact")
+        return self
 
 
 class Expect(_Strict):
@@ -28,6 +54,7 @@ class Expect(_Strict):
     not_mentions: list[str] = Field(default_factory=list)
     citations: list[str] = Field(default_factory=list)
     refuses: bool | None = None
+    facts: list[Fact] = Field(default_factory=list)
 
 
 class Turn(_Strict):
