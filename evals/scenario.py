@@ -55,6 +55,9 @@ class Expect(_Strict):
     citations: list[str] = Field(default_factory=list)
     refuses: bool | None = None
     facts: list[Fact] = Field(default_factory=list)
+    # The label a reader gives the message (agent/prompts/intent_definitions.yaml; several for a multi-part
+    # message): scores the planner's intent classifier on the suite; not a pass/fail check.
+    intents: list[str] = Field(default_factory=list)
 
 
 class Turn(_Strict):
