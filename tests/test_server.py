@@ -24,9 +24,8 @@ from fastapi.testclient import TestClient
 from agent import services
 from agent.services import configure
 from readiness.db import make_engine
-from readiness.settings import get_settings
+from readiness.settings import Settings, get_settings
 from server.app import create_app
-from readiness.settings import Settings
 from tests.conftest import LUMENWARE_AS_OF
 
 pytestmark = pytest.mark.xdist_group("server")
