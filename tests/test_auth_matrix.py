@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from server.web.pages import router as web_pages
 from tests.api_support import Api
 
 pytestmark = pytest.mark.xdist_group("server")
@@ -22,6 +23,8 @@ PUBLIC = {
     ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/principals"), ("POST", "/login"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }
+# The web pages are one static shell holding no data (it reads /v1 with the reader's token): public by design.
+PUBLIC |= {(m, r.path) for r in web_pages.routes for m in r.methods}
 PATH_VALUES = {"partner_id": "p-004", "key": "icp_workshop", "signal_id": "1", "playbook_id": "icp-worksheet",
                "thread_id": "t-1", "key_id": "0123456789ab"}
 BAD_TOKENS = {

@@ -77,16 +77,25 @@ def get_pipeline(partner_id: str | None = Query(None, pattern=PARTNER_ID, descri
         return pipeline_summary(s, get_settings().today(), ids)
 
 
+StalledLimit = Query(None, ge=0, le=10_000, description="List at most this many stalled partners, longest stalled "
+                     "first (the per-stage counts always cover all of them). Default: all.")
+
+
+def _limit_stalled(report: LifecycleReport, limit: int | None) -> LifecycleReport:
+    return report if limit is None else report.model_copy(update={"stalled": report.stalled[:limit]})
+
+
 @router.get("/lifecycle", response_model=LifecycleReport, summary="Lifecycle funnel with stalled partners")
-def get_lifecycle_report(pam: str | None = PamQuery, principal: Principal = Depends(current_principal)
-                         ) -> LifecycleReport:
+def get_lifecycle_report(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
+                         principal: Principal = Depends(current_principal)) -> LifecycleReport:
     with get_services().session() as s:
         ids = book_partner_ids(s, book_of(s, principal, pam))
-        return program_lifecycle(s, get_settings().today(), ids)
+        return _limit_stalled(program_lifecycle(s, get_settings().today(), ids), stalled_limit)
 
 
 @router.get("/book", response_model=BookHealth, summary="Book health: segments, tiers and the lifecycle funnel")
-def get_book(pam: str | None = PamQuery, principal: Principal = Depends(current_principal)) -> BookHealth:
+def get_book(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
+             principal: Principal = Depends(current_principal)) -> BookHealth:
     as_of = get_settings().today()
     with get_services().session() as s:
         pam_id = book_of(s, principal, pam)
@@ -103,7 +112,7 @@ def get_book(pam: str | None = PamQuery, principal: Principal = Depends(current_
         partners = int(s.scalar(count) or 0)
     return BookHealth(as_of=as_of, pam_id=pam_id, partners=partners, scored=len(rows),
                       segments=dict(Counter(r[0] for r in rows)), tiers=dict(Counter(r[1] for r in rows)),
-                      lifecycle=lifecycle)
+                      lifecycle=_limit_stalled(lifecycle, stalled_limit))
 
 
 @router.get("/claims", response_model=ClaimsResponse, summary="Claims awaiting confirmation")

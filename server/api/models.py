@@ -16,6 +16,7 @@ from readiness.importers import ImportReport
 from readiness.keys import KeyInfo, KeyRole
 from readiness.lifecycle import LifecycleReport
 from readiness.nudges import Nudge
+from readiness.plans import PlanView
 from readiness.scoring import CallListEntry, DimensionScore, DormantFlag
 
 Level = Literal["low", "medium", "high"]
@@ -149,6 +150,10 @@ class MilestoneAction(BaseModel):
     action: Literal["claim", "confirm", "reject"] = Field(
         description="claim: a partner says it is done; confirm / reject: the partner's PAM decides")
     note: str | None = Field(None, max_length=1000)
+
+
+class ActivePlan(BaseModel):
+    active: PlanView | None = Field(description="the active 30/60/90-day plan; null: none yet (POST …/plan creates it)")
 
 
 class SignalCreate(BaseModel):
@@ -305,7 +310,7 @@ class LogoutResponse(BaseModel):
 
 
 __all__ = [
-    "BookHealth", "CallListResponse", "ClaimsResponse", "GTMProfileView", "ImportResponse", "KeyCreate",
+    "ActivePlan", "BookHealth", "CallListResponse", "ClaimsResponse", "GTMProfileView", "ImportResponse", "KeyCreate",
     "KeyCreated", "Level", "LogoutResponse", "Me", "MilestoneAction", "NudgesResponse", "PartnerDetail",
     "PartnerPage", "PartnerSummary", "PlaybookDocument", "PlaybookHit", "PlaybookSearch", "PlaybookSummary",
     "ScoreResponse", "SignalCreate", "SignalDimension", "SignalReview", "SnapshotFacts", "TrendPoint",

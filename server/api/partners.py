@@ -18,6 +18,7 @@ from readiness.models import GTMProfile, Pam, Partner, ScoreSnapshot
 from readiness.scope import Principal
 from readiness.scoring import score_partner
 from readiness.settings import get_settings
+from readiness.timeline import Timeline, evidence_timeline
 from server.api.models import (
     GTMProfileView,
     PartnerDetail,
@@ -143,6 +144,16 @@ def get_lifecycle(partner_id: str = PartnerIdPath, principal: Principal = Depend
     with get_services().session() as s:
         partner_in_scope(s, principal, partner_id)
         return lifecycle_of(s, partner_id, get_settings().today())
+
+
+@router.get("/{partner_id}/timeline", response_model=Timeline, summary="Evidence timeline")
+def get_timeline(partner_id: str = PartnerIdPath, limit: int = Query(50, ge=1, le=200),
+                 principal: Principal = Depends(current_principal)) -> Timeline:
+    """What the partner did and what was recorded about it, newest first: activity, opportunities, signals and
+    milestones; routine portal logins are counted per month instead of listed."""
+    with get_services().session() as s:
+        partner_in_scope(s, principal, partner_id)
+        return evidence_timeline(s, partner_id, get_settings().today(), limit=limit)
 
 
 __all__ = ["PartnerIdPath", "router"]
