@@ -21,9 +21,9 @@ function reasonOf(e) {
   return first || (e.reasons || [])[0] || "–";
 }
 
-function select(label, options, onChange) {
+function select(key, label, options, onChange) {
   const id = newId("filter");
-  const el = h("select", { id }, h("option", { value: "" }, "All"), options.map((o) => h("option", { value: o.value }, o.label)));
+  const el = h("select", { id, dataset: { filter: key } }, h("option", { value: "" }, "All"), options.map((o) => h("option", { value: o.value }, o.label)));
   el.addEventListener("change", () => onChange(el.value));
   return h("div", { class: "filter" }, h("label", { for: id }, label), el);
 }
@@ -54,8 +54,8 @@ function callListBody(data) {
   const segments = [...new Set(entries.map((e) => e.segment))].sort().map((s) => ({ value: s, label: fmt.humanize(s) }));
   return [
     h("div", { class: "filters" },
-      plays.length ? select("Play", plays, (v) => { filters.play = v; apply(); }) : null,
-      select("Segment", segments, (v) => { filters.segment = v; apply(); }), shown),
+      plays.length ? select("play", "Play", plays, (v) => { filters.play = v; apply(); }) : null,
+      select("segment", "Segment", segments, (v) => { filters.segment = v; apply(); }), shown),
     table.element,
   ];
 }
