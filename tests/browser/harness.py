@@ -243,15 +243,30 @@ class Browser:
         self.driver.save_screenshot(str(path))
         return path
 
+    def full_screenshot(self, name: str, size: str) -> Path:
+        """The whole page at this width: the viewport stretched to the page's height for one capture."""
+        width, height = SIZES[size]
+        full = int(self.js("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"))
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": max(height, min(full, 12000)), "deviceScaleFactor": 1,
+            "mobile": size == "mobile"})
+        time.sleep(0.2)
+        try:
+            return self.screenshot(name)
+        finally:
+            self.size(size)
+
     def check_view(self, name: str, sizes: tuple[str, ...] = ("desktop", "mobile")) -> dict[str, Any]:
         """Every view, at each size: a screenshot, no raw Markdown, no sideways scrolling, no serious or critical
         axe violation; and no console error so far. Returns the findings (the test asserts on them)."""
         findings: dict[str, Any] = {}
         for size in sizes:
             self.size(size)
+            self.js("window.scrollTo(0, 0)")
             time.sleep(0.2)  # layout settles after the viewport change
             width, height = SIZES[size]
             self.screenshot(f"{name}-{width}x{height}")
+            self.full_screenshot(f"{name}-{width}x{height}-full", size)
             violations = self.axe()
             findings[size] = {
                 "raw_markdown": self.raw_markdown(),

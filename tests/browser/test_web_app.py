@@ -148,10 +148,10 @@ def test_partner_sees_gauge_and_plan_claims_a_milestone_and_chats(web: Browser, 
     web.sign_in(f"partner:{PARTNER}")
 
     # The gauge states the API's score and tier; every dimension shows its weight and a bar.
-    gauge = web.one(".card.score svg[role=img]")
+    gauge = web.one(".card-score svg[role=img]")
     assert gauge.get_attribute("aria-label") == f"Readiness score: {js(score['score'])} out of 100, {score['tier']}"
     assert web.one(".gauge-value").text == js(score["score"])
-    assert web.one(".card.score .pill.tier").text == score["tier"]
+    assert web.one(".card-score .pill.tier").text == score["tier"]
     dims = web.css(".dimension")
     assert len(dims) == len(score["dimensions"])
     for el, d in zip(dims, score["dimensions"], strict=True):
@@ -159,11 +159,11 @@ def test_partner_sees_gauge_and_plan_claims_a_milestone_and_chats(web: Browser, 
         assert el.find_element(By.CSS_SELECTOR, ".dim-score").text == f"{js(d['score'])}/100"
         assert el.find_elements(By.CSS_SELECTOR, "svg.bar")
     # The trend: one point per stored snapshot (six month ends and today), its numbers in a table for readers.
-    trend_rows = web.css(".card.trend table.sr-only tbody tr")
+    trend_rows = web.css(".card-trend table.sr-only tbody tr")
     assert len(trend_rows) == len(score["trend"]) >= 7
     # The top gap links its playbooks to their pages.
     diagnosis = lumen.get(f"/v1/partners/{PARTNER}/diagnosis", token)
-    links = [a.get_attribute("href") for a in web.css(".card.gap .playbooks a")]
+    links = [a.get_attribute("href") for a in web.css(".card-gap .playbooks a")]
     assert links == [f"{lumen.url}/playbooks/{p['id']}" for p in diagnosis["top_gap"]["playbooks"]]
 
     # No plan yet: start one, then claim its first open milestone with a note.
@@ -253,59 +253,59 @@ def test_pam_sorts_the_call_list_confirms_a_claim_and_drills_down(web: Browser, 
     calls = lumen.get("/v1/call-list?limit=100", pam)["entries"]
     web.sign_in(f"pam:{PAM}")
 
-    rows = web.css(".card.calls tbody tr")
+    rows = web.css(".card-calls tbody tr")
     assert len(rows) == len(calls)
     assert [r.get_attribute("data-key") for r in rows] == [e["partner_id"] for e in calls]
 
     def column(key: str) -> list[float]:
-        idx = [th.get_attribute("data-key") for th in web.css(".card.calls thead th")].index(key)
-        return [number(r.find_elements(By.CSS_SELECTOR, "th, td")[idx].text) for r in web.css(".card.calls tbody tr")]
+        idx = [th.get_attribute("data-key") for th in web.css(".card-calls thead th")].index(key)
+        return [number(r.find_elements(By.CSS_SELECTOR, "th, td")[idx].text) for r in web.css(".card-calls tbody tr")]
 
-    stake = web.one(".card.calls th[data-key='revenue_at_stake']")
+    stake = web.one(".card-calls th[data-key='revenue_at_stake']")
     stake.find_element(By.TAG_NAME, "button").click()
     assert stake.get_attribute("aria-sort") == "descending"
     assert column("revenue_at_stake") == sorted(column("revenue_at_stake"), reverse=True)
     # Keyboard: focus the readiness header and press Enter.
-    readiness = web.one(".card.calls th[data-key='readiness'] button")
+    readiness = web.one(".card-calls th[data-key='readiness'] button")
     web.js("arguments[0].focus()", readiness)
     readiness.send_keys(Keys.ENTER)
-    assert web.one(".card.calls th[data-key='readiness']").get_attribute("aria-sort") == "descending"
+    assert web.one(".card-calls th[data-key='readiness']").get_attribute("aria-sort") == "descending"
     assert column("readiness") == sorted(column("readiness"), reverse=True)
     readiness.send_keys(Keys.ENTER)
     assert column("readiness") == sorted(column("readiness"))
     # Filter by segment: the rows left are the API's entries of that segment.
-    segment = Select(web.one(".card.calls select[data-filter='segment']"))
+    segment = Select(web.one(".card-calls select[data-filter='segment']"))
     wanted = calls[0]["segment"]
     segment.select_by_value(wanted)
-    keys = {r.get_attribute("data-key") for r in web.css(".card.calls tbody tr")}
+    keys = {r.get_attribute("data-key") for r in web.css(".card-calls tbody tr")}
     assert keys == {e["partner_id"] for e in calls if e["segment"] == wanted}
     segment.select_by_value("")
 
     # The claim awaits confirmation; confirm it.
-    row = web.one(f".card.claims tr[data-key='{OTHER_PARTNER}:{claim['key']}']")
+    row = web.one(f".card-claims tr[data-key='{OTHER_PARTNER}:{claim['key']}']")
     assert claim["title"] in row.text
     row.find_element(By.CSS_SELECTOR, "button[data-action='confirm']").click()
-    web.wait(lambda d: not web.css(f".card.claims tr[data-key='{OTHER_PARTNER}:{claim['key']}']"),
+    web.wait(lambda d: not web.css(f".card-claims tr[data-key='{OTHER_PARTNER}:{claim['key']}']"),
              message="the confirmed claim is still listed")
     stored = lumen.get(f"/v1/partners/{OTHER_PARTNER}/plans", pam)["active"]
     assert next(m for m in stored["milestones"] if m["key"] == claim["key"])["status"] == "done"
     # Book health: the funnel's figures are the API's.
     health = lumen.get("/v1/book", pam)
     funnel = {r.find_element(By.TAG_NAME, "th").text: [c.text for c in r.find_elements(By.TAG_NAME, "td")]
-              for r in web.css(".card.health .funnel-table tbody tr")}
+              for r in web.css(".card-health .funnel-table tbody tr")}
     for st in health["lifecycle"]["stages"]:
         assert funnel[st["stage"].capitalize()][:3] == [str(st["reached"]), str(st["current"]), str(st["stalled"])]
     assert_view_clean(web.check_view("pam-home"), "PAM home")
 
     # Drill-down from the call list: the partner's cards plus the evidence timeline.
     target = calls[0]
-    web.one(f".card.calls tr[data-key='{target['partner_id']}'] a").click()
+    web.one(f".card-calls tr[data-key='{target['partner_id']}'] a").click()
     web.wait_ready()
     assert web.driver.current_url.endswith(f"/partners/{target['partner_id']}")
     assert web.one("main h1").text == target["name"]
     timeline = lumen.get(f"/v1/partners/{target['partner_id']}/timeline?limit=40", pam)
     assert len(web.css(".timeline li")) == len(timeline["items"]) > 0
-    assert web.css(".card.timeline svg[role=img]") and web.css(".card.score svg[role=img]")
+    assert web.css(".card-timeline svg[role=img]") and web.css(".card-score svg[role=img]")
     assert_view_clean(web.check_view("drill-down"), "drill-down")
 
 
@@ -319,13 +319,13 @@ def test_leader_sees_program_health_across_books(web: Browser, lumen: Server) ->
     assert tiles["Partners"] == str(health["partners"])
     assert number(tiles["Activation rate"]) == pytest.approx(health["activation_rate"] * 100, abs=0.05)
     assert number(tiles["Time to first deal"]) == pytest.approx(health["time_to_first_deal_median_days"], abs=0.5)
-    books = web.css(".card.books tbody tr")
+    books = web.css(".card-books tbody tr")
     assert {r.get_attribute("data-key") for r in books} == {r["pam_id"] for r in health["per_pam"]}
     assert_view_clean(web.check_view("leader"), "leader view")
     # A book from the program view: the PAM's call list, read-only.
-    web.one(f".card.books tr[data-key='{PAM}'] a").click()
+    web.one(f".card-books tr[data-key='{PAM}'] a").click()
     web.wait_ready()
-    assert web.css(".card.calls tbody tr") and not web.css(".card.claims button[data-action]")
+    assert web.css(".card-calls tbody tr") and not web.css(".card-claims button[data-action]")
 
 
 def test_pam_home_of_a_200_partner_book_is_ready_within_budget(book: Server) -> None:
@@ -336,13 +336,13 @@ def test_pam_home_of_a_200_partner_book_is_ready_within_budget(book: Server) -> 
     assert pams[0]["partners"] >= BOOK_SIZE
     with browser(book.url) as b:
         b.sign_in(f"pam:{pam}")  # the first load also warms the server (snapshots for today, caches)
-        assert b.css(".card.calls tbody tr") and b.css(".card.health svg[role=img]")
+        assert b.css(".card-calls tbody tr") and b.css(".card-health svg[role=img]")
         samples = []
         for _ in range(7):
             b.driver.refresh()
             b.wait_ready()
             samples.append(float(b.js("return performance.getEntriesByName('pp-ready')[0].startTime")))
-        rows = len(b.css(".card.calls tbody tr"))
+        rows = len(b.css(".card-calls tbody tr"))
         errors = b.console_errors()
     report = {"book_partners": pams[0]["partners"], "call_list_rows": rows, "loads": len(samples),
               "ready_ms_median": round(statistics.median(samples), 1), "ready_ms_min": round(min(samples), 1),

@@ -212,8 +212,9 @@ const TIMELINE_CATEGORIES = [
 export function timelineBody(t) {
   return [
     charts.columns(t.months, TIMELINE_CATEGORIES, { caption: "Activity per month (portal logins included)" }),
-    t.items.length ? h("ol", { class: "timeline" }, t.items.map((i) => h("li", { class: `tl-${i.category}` },
-      h("time", { datetime: i.on }, fmt.date(i.on)), h("span", { class: "tl-label" }, i.label), i.detail ? h("span", { class: "muted" }, ` — ${i.detail}`) : null)))
+    t.items.length ? h("ol", { class: "timeline", tabindex: "0", "aria-label": "Evidence, newest first" }, t.items.map((i) => h("li", { class: `tl-${i.category}` },
+      h("time", { datetime: i.on }, fmt.date(i.on)),
+      h("span", { class: "tl-label" }, i.label, i.detail ? h("span", { class: "muted" }, ` — ${i.detail}`) : null))))
       : h("p", {}, "No recorded evidence yet."),
     t.total > t.items.length ? h("p", { class: "muted" }, `Showing the latest ${t.items.length} of ${t.total} items.`) : null,
   ];

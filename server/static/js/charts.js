@@ -10,7 +10,7 @@ const NS = "http://www.w3.org/2000/svg";
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
-  for (const c of children.flat()) if (c !== null && c !== undefined) node.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) node.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
   return node;
 }
 
@@ -128,23 +128,28 @@ export function funnel(stages, { caption = "Lifecycle funnel" } = {}) {
 }
 
 /** Stacked monthly columns: months [{month, counts:{category:n}}], categories [{key,label}]. */
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
 export function columns(months, categories, { caption = "Activity per month" } = {}) {
-  const w = 300, hgt = 80, gap = 3;
+  const w = 300, hgt = 80, gap = 3, axis = 12;
   const totals = months.map((m) => categories.reduce((a, c) => a + (m.counts[c.key] || 0), 0));
   const top = Math.max(1, ...totals);
   const cw = w / months.length - gap;
   const label = `${caption}: ` + months.map((m, k) => `${m.month} ${totals[k]}`).join(", ");
   return h("figure", { class: "chart columns" },
     h("figcaption", {}, caption),
-    figureSvg(label, `0 0 ${w} ${hgt}`, "columns-svg",
+    figureSvg(label, `0 0 ${w} ${hgt + axis}`, "columns-svg",
+      svg("line", { x1: 0, x2: w, y1: hgt + 0.5, y2: hgt + 0.5, class: "axis" }),
       months.map((m, k) => {
         let y = hgt;
-        return categories.map((c, ci) => {
+        const x = k * (cw + gap);
+        return [categories.map((c, ci) => {
           const v = m.counts[c.key] || 0;
           const bh = (v / top) * (hgt - 4);
           y -= bh;
-          return v ? svg("rect", { x: (k * (cw + gap)).toFixed(1), y: y.toFixed(1), width: cw.toFixed(1), height: bh.toFixed(1), class: `col-${ci}` }) : null;
-        });
+          return v ? svg("rect", { x: x.toFixed(1), y: y.toFixed(1), width: cw.toFixed(1), height: bh.toFixed(1), class: `col-${ci}` }) : null;
+        }), svg("text", { x: (x + cw / 2).toFixed(1), y: hgt + axis - 2, class: "axis-label", "text-anchor": "middle" },
+          MONTHS[Number(m.month.slice(5, 7)) - 1] || m.month)];
       })),
     h("ul", { class: "legend" }, categories.map((c, ci) => h("li", {}, h("span", { class: `swatch col-${ci}`, "aria-hidden": "true" }), c.label))),
     h("table", { class: "sr-only" },

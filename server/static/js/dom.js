@@ -45,7 +45,9 @@ export function newId(prefix = "id") { uid += 1; return `${prefix}-${uid}`; }
 export function card(title, { id, cls, level = 2, actions } = {}) {
   const headingId = newId("card");
   const body = h("div", { class: "card-body" }, h("p", { class: "loading" }, "Loading…"));
-  const section = h("section", { class: ["card", cls], id, "aria-labelledby": headingId },
+  // "score wide" → "card-score wide": card names never collide with the classes of what they hold.
+  const classes = (cls || "").split(/\s+/).filter(Boolean).map((c) => (c === "wide" ? c : `card-${c}`));
+  const section = h("section", { class: ["card", ...classes], id, "aria-labelledby": headingId },
     h("div", { class: "card-head" }, h(`h${level}`, { id: headingId }, title), actions || null), body);
   return { section, body };
 }

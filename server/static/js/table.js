@@ -8,9 +8,9 @@ export function sortableTable({ columns, rows, caption, sortKey, sortDir = "asc"
   let data = rows.slice();
   let key = sortKey, dir = sortDir;
   const status = h("p", { class: "sr-only", role: "status" });
-  const tbody = h("tbody");
+  const tbody = h("tbody", { role: "rowgroup" });
   const heads = columns.map((c) => {
-    if (c.sortable === false) return h("th", { scope: "col", class: c.cls }, c.label);
+    if (c.sortable === false) return h("th", { scope: "col", class: c.cls, role: "columnheader" }, c.label);
     const button = h("button", { type: "button", class: "sort", dataset: { key: c.key } }, c.label, h("span", { class: "sort-mark", "aria-hidden": "true" }));
     button.addEventListener("click", () => {
       dir = key === c.key && dir === "asc" ? "desc" : key === c.key ? "asc" : (c.numeric ? "desc" : "asc");
@@ -18,9 +18,11 @@ export function sortableTable({ columns, rows, caption, sortKey, sortDir = "asc"
       draw();
       status.textContent = `Sorted by ${c.label}, ${dir === "asc" ? "ascending" : "descending"}`;
     });
-    return h("th", { scope: "col", class: c.cls, dataset: { key: c.key } }, button);
+    return h("th", { scope: "col", class: c.cls, role: "columnheader", dataset: { key: c.key } }, button);
   });
-  const table = h("table", { class: "data" }, caption ? h("caption", {}, caption) : null, h("thead", {}, h("tr", {}, heads)), tbody);
+  // Explicit roles keep the table a table for assistive technology when a phone's CSS lays rows out as cards.
+  const table = h("table", { class: "data cards", role: "table" }, caption ? h("caption", {}, caption) : null,
+    h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, heads)), tbody);
 
   function compare(a, b) {
     const col = columns.find((c) => c.key === key);
@@ -41,14 +43,17 @@ export function sortableTable({ columns, rows, caption, sortKey, sortDir = "asc"
       th.setAttribute("aria-sort", c.key === key ? (dir === "asc" ? "ascending" : "descending") : "none");
     });
     if (!sorted.length) {
-      replace(tbody, h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, empty)));
+      replace(tbody, h("tr", { role: "row" }, h("td", { colspan: columns.length, class: "empty", role: "cell" }, empty)));
       return;
     }
-    replace(tbody, sorted.map((row) => h("tr", { dataset: rowKey ? { key: rowKey(row) } : {} },
-      columns.map((c, i) => h(i === 0 && c.rowHeader ? "th" : "td", { class: c.cls, scope: i === 0 && c.rowHeader ? "row" : null }, c.cell ? c.cell(row) : row[c.key])))));
+    // data-label: on a phone each row becomes a small card whose cells name their column (see app.css).
+    replace(tbody, sorted.map((row) => h("tr", { role: "row", dataset: rowKey ? { key: rowKey(row) } : {} },
+      columns.map((c) => h(c.rowHeader ? "th" : "td", { class: c.cls, scope: c.rowHeader ? "row" : null,
+        role: c.rowHeader ? "rowheader" : "cell", dataset: { label: c.label } },
+        c.cell ? c.cell(row) : row[c.key])))));
   }
 
   draw();
-  const wrap = h("div", { class: "table-wrap", role: "region", "aria-label": caption || "Table", tabindex: "0" }, table);
+  const wrap = h("div", { class: "table-wrap cards-wrap", role: "region", "aria-label": caption || "Table", tabindex: "0" }, table);
   return { element: h("div", { class: "sortable" }, wrap, status), setRows(next) { data = next.slice(); draw(); } };
 }

@@ -75,6 +75,8 @@ function growBody(data) {
   }).element;
 }
 
+function cell(label, content, cls) { return h("td", { role: "cell", class: cls, dataset: { label } }, content); }
+
 function claimsBody(data, { canDecide, reload, announce }) {
   if (!data.milestones.length && !data.signals.length) return h("p", {}, "No claim is waiting for you.");
   const decide = async (button, call, done) => {
@@ -91,10 +93,10 @@ function claimsBody(data, { canDecide, reload, announce }) {
         actions.push(b);
       }
     }
-    return h("tr", { dataset: { key: `${m.partner_id}:${m.key}` } },
-      h("th", { scope: "row" }, partnerLink(m.partner_id, m.name)), h("td", {}, m.title),
-      h("td", {}, m.claimed_at ? fmt.date(m.claimed_at) : "–"), h("td", {}, (m.evidence || []).join("; ") || "–"),
-      canDecide ? h("td", { class: "actions" }, actions) : null);
+    return h("tr", { role: "row", dataset: { key: `${m.partner_id}:${m.key}` } },
+      h("th", { scope: "row", role: "rowheader" }, partnerLink(m.partner_id, m.name)), cell("Claim", m.title),
+      cell("Claimed", m.claimed_at ? fmt.date(m.claimed_at) : "–"), cell("Evidence", (m.evidence || []).join("; ") || "–", "reason"),
+      canDecide ? cell("Decision", actions, "actions") : null);
   });
   const signalRows = data.signals.map((sg) => {
     const actions = [];
@@ -105,14 +107,15 @@ function claimsBody(data, { canDecide, reload, announce }) {
         actions.push(b);
       }
     }
-    return h("tr", {}, h("th", { scope: "row" }, partnerLink(sg.partner_id, sg.name)),
-      h("td", {}, `Signal: ${fmt.humanize(sg.dimension)} ${sg.level || sg.value || ""}`), h("td", {}, fmt.date(sg.created_at)),
-      h("td", {}, sg.evidence || "–"), canDecide ? h("td", { class: "actions" }, actions) : null);
+    return h("tr", { role: "row", dataset: { key: `signal:${sg.signal_id}` } }, h("th", { scope: "row", role: "rowheader" }, partnerLink(sg.partner_id, sg.name)),
+      cell("Claim", `Signal: ${fmt.humanize(sg.dimension)} ${sg.level || sg.value || ""}`), cell("Claimed", fmt.date(sg.created_at)),
+      cell("Evidence", sg.evidence || "–", "reason"), canDecide ? cell("Decision", actions, "actions") : null);
   });
-  return h("div", { class: "table-wrap", role: "region", "aria-label": "Claims awaiting confirmation", tabindex: "0" },
-    h("table", { class: "data claims" },
-      h("thead", {}, h("tr", {}, ["Partner", "Claim", "Claimed", "Evidence"].map((t) => h("th", { scope: "col" }, t)), canDecide ? h("th", { scope: "col" }, "Decision") : null)),
-      h("tbody", {}, milestoneRows, signalRows)));
+  const head = ["Partner", "Claim", "Claimed", "Evidence", ...(canDecide ? ["Decision"] : [])];
+  return h("div", { class: "table-wrap cards-wrap", role: "region", "aria-label": "Claims awaiting confirmation", tabindex: "0" },
+    h("table", { class: "data cards claims", role: "table" },
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, head.map((t) => h("th", { scope: "col", role: "columnheader" }, t)))),
+      h("tbody", { role: "rowgroup" }, milestoneRows, signalRows)));
 }
 
 function bookHealthBody(book) {
