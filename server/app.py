@@ -36,7 +36,7 @@ from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
 from server.api import router as rest_router
 from server.api.models import LogoutResponse
-from server.auth import Authenticator, agent_role, authenticate_request, current_principal, require_roles
+from server.auth import Authenticator, agent_context, authenticate_request, current_principal, require_roles
 from server.demo import demo_principals
 from server.errors import ErrorBody, install_error_handlers
 from server.health import IndexProbe, readiness
@@ -65,9 +65,7 @@ log = structlog.get_logger("partnerpilot.server")
 
 
 def context_for(principal: Principal, settings: Settings) -> Context:
-    """The agent's context for a turn: identity from authentication only (an admin converses as a leader)."""
-    return Context(role=agent_role(principal), principal_id=principal.id, as_of=settings.today(),
-                   provider=settings.resolved_provider, model=settings.model)
+    return agent_context(principal, settings)
 
 
 def _check_size(message: str, settings: Settings) -> None:

@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from agent.context import Context
 from agent.services import get_services
 from readiness.errors import OutOfScope
 from readiness.keys import active_keys_exist, looks_like_key, resolve_key
@@ -182,9 +183,16 @@ def agent_role(principal: Principal) -> str:
     return "leader" if principal.role == "admin" else principal.role
 
 
+def agent_context(principal: Principal, settings: Settings) -> Context:
+    """The agent's context for a turn, from the authenticated principal only (every chat surface uses this)."""
+    return Context(role=agent_role(principal), principal_id=principal.id, as_of=settings.today(),
+                   provider=settings.resolved_provider, model=settings.model)
+
+
 __all__ = [
     "Authenticator",
     "Credential",
+    "agent_context",
     "agent_role",
     "authenticate_request",
     "bearer_token",
