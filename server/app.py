@@ -36,7 +36,14 @@ from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
 from server.api import router as rest_router
 from server.api.models import LogoutResponse
-from server.auth import Authenticator, agent_context, authenticate_request, current_principal, require_roles
+from server.auth import (
+    Authenticator,
+    agent_context,
+    authenticate_request,
+    current_principal,
+    local_address,
+    require_roles,
+)
 from server.demo import demo_principals
 from server.errors import ErrorBody, install_error_handlers
 from server.health import IndexProbe, readiness
@@ -158,20 +165,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/principals", response_model=PrincipalsResponse, response_model_by_alias=True)
-    def principals() -> PrincipalsResponse:
+    def principals(request: Request) -> PrincipalsResponse:
         """Demo only: who one can sign in as (every PAM and a few partners of each book)."""
         with get_services().session() as s:
-            if not app.state.auth.demo_state(s).enabled:
+            if not app.state.auth.demo_state(s, local_address(request)).enabled:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
             options = demo_principals(s)
         return PrincipalsResponse(principals=options)
 
     @app.post("/login", response_model=LoginResponse, responses={404: {"model": ErrorBody}})
-    def login(body: LoginRequest) -> LoginResponse:
+    def login(body: LoginRequest, request: Request) -> LoginResponse:
         """Demo only: a short-lived token for one of the principals offered on /principals."""
         auth: Authenticator = app.state.auth
         with get_services().session() as s:
-            if not auth.demo_state(s).enabled:
+            if not auth.demo_state(s, local_address(request)).enabled:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
             offered = {o.as_ for o in demo_principals(s)}
         if body.as_ not in offered:
