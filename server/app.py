@@ -35,7 +35,14 @@ from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
 from server.api import router as rest_router
 from server.api.models import LogoutResponse
-from server.auth import Authenticator, agent_role, authenticate_request, current_principal, require_roles
+from server.auth import (
+    Authenticator,
+    agent_context,
+    authenticate_request,
+    current_principal,
+    local_address,
+    require_roles,
+)
 from server.demo import demo_principals
 from server.errors import ErrorBody, install_error_handlers
 from server.health import IndexProbe, readiness
@@ -66,9 +73,7 @@ log = structlog.get_logger("partnerpilot.server")
 
 
 def context_for(principal: Principal, settings: Settings) -> Context:
-    """The agent's context for a turn: identity from authentication only (an admin converses as a leader)."""
-    return Context(role=agent_role(principal), principal_id=principal.id, as_of=settings.today(),
-                   provider=settings.resolved_provider, model=settings.model)
+    return agent_context(principal, settings)
 
 
 def _check_size(message: str, settings: Settings) -> None:
@@ -158,20 +163,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/principals", response_model=PrincipalsResponse, response_model_by_alias=True)
-    def principals() -> PrincipalsResponse:
+    def principals(request: Request) -> PrincipalsResponse:
         """Demo only: who one can sign in as (every PAM and a few partners of each book)."""
         with get_services().session() as s:
-            if not app.state.auth.demo_state(s).enabled:
+            if not app.state.auth.demo_state(s, local_address(request)).enabled:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
             options = demo_principals(s)
         return PrincipalsResponse(principals=options)
 
     @app.post("/login", response_model=LoginResponse, responses={404: {"model": ErrorBody}})
-    def login(body: LoginRequest) -> LoginResponse:
+    def login(body: LoginRequest, request: Request) -> LoginResponse:
         """Demo only: a short-lived token for one of the principals offered on /principals."""
         auth: Authenticator = app.state.auth
         with get_services().session() as s:
-            if not auth.demo_state(s).enabled:
+            if not auth.demo_state(s, local_address(request)).enabled:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
             offered = {o.as_ for o in demo_principals(s)}
         if body.as_ not in offered:

@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from agent.context import Context
 from agent.services import get_services
 from readiness.errors import OutOfScope
 from readiness.keys import active_keys_exist, looks_like_key, resolve_key
@@ -75,8 +76,8 @@ class Authenticator:
         self.demo = DemoTokens(settings.secret_key, settings.demo_token_ttl_s)
         self.oidc = OidcVerifier(settings) if settings.oidc_jwks else None
 
-    def demo_state(self, session: Session) -> DemoState:
-        return demo_state(self.settings, active_keys_exist(session))
+    def demo_state(self, session: Session, local_addr: str | None = None) -> DemoState:
+        return demo_state(self.settings, active_keys_exist(session), local_addr)
 
     def _static(self, token: str) -> Credential | None:
         for i, (known, principal) in enumerate(self.static.items()):
@@ -84,7 +85,7 @@ class Authenticator:
                 return Credential(principal=principal, kind="token", bucket=f"token:{i}")
         return None
 
-    def authenticate(self, session: Session, token: str) -> Credential | None:
+    def authenticate(self, session: Session, token: str, local_addr: str | None = None) -> Credential | None:
         found = self._static(token)
         if found is not None:
             return found
@@ -94,7 +95,8 @@ class Authenticator:
                                                             bucket=f"key:{resolved[0]}")
         if looks_like_demo_token(token):
             claims = self.demo.verify(token)
-            if claims is None or not self.demo_state(session).enabled or self.shared.is_revoked(claims.token_id):
+            if claims is None or not self.demo_state(session, local_addr).enabled or self.shared.is_revoked(
+                    claims.token_id):
                 return None
             return Credential(principal=claims.principal, kind="demo", bucket=f"demo:{claims.principal.actor}",
                               token_id=claims.token_id, expires=claims.expires)
@@ -113,6 +115,12 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def local_address(request: Request) -> str | None:
+    """The address the request arrived on (the server side of the connection), when the server reports one."""
+    server = request.scope.get("server")
+    return str(server[0]) if server else None
+
+
 def unavailable(exc: SharedUnavailable) -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc), headers={"Retry-After": "5"})
 
@@ -126,7 +134,7 @@ def authenticate_request(request: Request) -> Credential:
     auth: Authenticator = request.app.state.auth
     try:
         with get_services().session() as s:
-            cred = auth.authenticate(s, token)
+            cred = auth.authenticate(s, token, local_address(request))
             if cred is not None:
                 validate_principal(s, cred.principal)
     except SharedUnavailable as exc:
@@ -182,14 +190,22 @@ def agent_role(principal: Principal) -> str:
     return "leader" if principal.role == "admin" else principal.role
 
 
+def agent_context(principal: Principal, settings: Settings) -> Context:
+    """The agent's context for a turn, from the authenticated principal only (every chat surface uses this)."""
+    return Context(role=agent_role(principal), principal_id=principal.id, as_of=settings.today(),
+                   provider=settings.resolved_provider, model=settings.model)
+
+
 __all__ = [
     "Authenticator",
     "Credential",
+    "agent_context",
     "agent_role",
     "authenticate_request",
     "bearer_token",
     "current_principal",
     "demo_principals",
+    "local_address",
     "parse_api_tokens",
     "parse_principal",
     "require_roles",

@@ -52,8 +52,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def demo_state(settings: Settings, keys_in_store: bool) -> DemoState:
-    """Whether demo login is on, and why (printed by `partnerpilot up`, logged at start)."""
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def demo_state(settings: Settings, keys_in_store: bool, local_addr: str | None = None) -> DemoState:
+    """Whether demo login is on, and why (printed by `partnerpilot up`, logged at start).
+
+    `local_addr`: the address a request arrived on. The default (on for loopback) trusts `settings.host`, which
+    `partnerpilot up` sets; a server started some other way on every interface still refuses a request that came
+    in on a non-loopback address."""
     if is_postgres_url(settings.resolved_database_url):
         return DemoState(enabled=False, reason="the store is PostgreSQL (a deployment): sign in with an API key")
     if settings.api_tokens or settings.oidc_jwks or keys_in_store:
@@ -62,6 +74,8 @@ def demo_state(settings: Settings, keys_in_store: bool) -> DemoState:
         return DemoState(enabled=False, reason="PARTNERPILOT_DEMO_LOGIN is false")
     if settings.demo_login:
         return DemoState(enabled=True, reason="PARTNERPILOT_DEMO_LOGIN is true")
+    if local_addr is not None and _is_ip(local_addr) and not is_loopback(local_addr):
+        return DemoState(enabled=False, reason=f"the request arrived on {local_addr}, not loopback")
     if is_loopback(settings.host):
         return DemoState(enabled=True, reason=f"the server listens on {settings.host} only and no keys are configured")
     return DemoState(enabled=False, reason=f"the server listens on {settings.host}, not loopback: create a key "

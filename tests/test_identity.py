@@ -150,6 +150,9 @@ def test_demo_login_is_on_only_on_loopback_without_keys_and_never_on_postgres(st
                     oidc_jwks="/x.json"), Settings(demo_login=True, database_url="postgresql+psycopg://u@h/db")):
         assert not demo_state(blocked, keys_in_store=False).enabled
     assert not demo_state(Settings(demo_login=True), keys_in_store=True).enabled
+    # Started some other way on every interface while settings say loopback: a LAN request is still refused.
+    assert not demo_state(Settings(host="127.0.0.1"), keys_in_store=False, local_addr="192.168.1.20").enabled
+    assert demo_state(Settings(host="127.0.0.1"), keys_in_store=False, local_addr="127.0.0.1").enabled
 
     with TestClient(app_for(host="127.0.0.1")) as c:
         offered = [p["as"] for p in c.get("/principals").json()["principals"]]
