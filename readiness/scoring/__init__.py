@@ -8,7 +8,7 @@ from readiness.scoring import priors as _priors
 from readiness.scoring import revenue as _revenue
 from readiness.scoring.backtest import backtest
 from readiness.scoring.calibrate import calibrate
-from readiness.scoring.call_list import call_list
+from readiness.scoring.call_list import call_list, growth_list, list_counts
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.dormant import flag_arrays
 from readiness.scoring.gtm_behaviour import register_gtm_text_scorer
@@ -19,7 +19,9 @@ from readiness.scoring.schemas import (
     CallListEntry,
     DimensionScore,
     DormantFlag,
+    GrowthEntry,
     PartnerScore,
+    PlayEvidence,
     ProgramImpact,
     RevenueImpact,
     SubSignal,
@@ -41,9 +43,10 @@ def clear_caches() -> None:
 
 
 __all__ = [
-    "BacktestReport", "CalibrationReport", "CallListEntry", "DimensionScore", "DormantFlag", "PartnerScore",
-    "ProgramImpact", "RevenueImpact", "ScoringConfig", "SubSignal", "backtest", "calibrate", "call_list",
-    "clear_caches", "compute_frame", "dormant_flags", "flag_arrays", "load_config", "program_impact",
+    "BacktestReport", "CalibrationReport", "CallListEntry", "DimensionScore", "DormantFlag", "GrowthEntry",
+    "PartnerScore", "PlayEvidence", "ProgramImpact", "RevenueImpact", "ScoringConfig", "SubSignal", "backtest",
+    "calibrate", "call_list", "clear_caches", "compute_frame", "dormant_flags", "flag_arrays", "growth_list",
+    "list_counts", "load_config", "program_impact",
     "refresh_snapshots", "register_gtm_text_scorer", "rescore_partner", "revenue_impact", "score_all",
     "score_partner",
 ]
