@@ -155,7 +155,7 @@ def test_config_is_validated_and_can_be_replaced(tmp_path: Path, monkeypatch: py
                                                  s: Session) -> None:
     cfg = load_config()
     assert {k: d.weight for k, d in cfg.dimensions.items()} == {
-        "engagement": 35, "revenue_potential": 30, "market_alignment": 25, "capability": 10}
+        "engagement": 37, "revenue_potential": 38, "market_alignment": 15, "capability": 10}  # fitted (issue 14)
     custom = tmp_path / "program.yaml"
     custom.write_text(cfg.with_dimension_weights({"engagement": 0, "revenue_potential": 0, "market_alignment": 0,
                                                   "capability": 100}).to_yaml())
@@ -274,16 +274,18 @@ def test_silence_is_read_from_the_partners_own_behaviour_not_system_detections(s
     (200 days before as_of), then only a system-detected "44 shared target accounts" on 2026-09-03 (partner
     record: 26). Silent for months, so inactive, not developing; trained, with a large and growing overlap, so
     not_yet and on its PAM's call list, with the detected 44 as the overlap in the evidence.
-    p-019 Keystone Data attended a webinar on 2026-10-16 and logged in on 2026-10-22, below ready: developing."""
+    p-010 Willow Networks attended a field roadshow on 2026-09-24 and logged in on 2026-10-26, below ready:
+    developing."""
     from readiness.scoring import call_list
 
     x = score_partner(s, "p-027", AS_OF)
     assert x.segment == "inactive" and x.outlook == "not_yet"
     flags = {f.code: f for f in x.dormant_flags}
     assert {"overlap_inactive", "trained_never_sold"} <= set(flags)
-    assert flags["overlap_inactive"].evidence[0].startswith("44 shared target accounts detected (partner record: 26)")
+    assert flags["overlap_inactive"].evidence[0].startswith("44 shared target accounts detected (partner record: 26, "
+                                                            "current value only)")
     assert "p-027" in [e.partner_id for e in call_list(s, AS_OF, "pam-03", limit=20)]
-    y = score_partner(s, "p-019", AS_OF)
+    y = score_partner(s, "p-010", AS_OF)
     assert y.segment == "developing" and y.score < load_config().segments.ready_min_score
 
 

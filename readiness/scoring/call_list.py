@@ -96,7 +96,8 @@ def _entry(rank: int, score: PartnerScore) -> CallListEntry:
         rank=rank, partner_id=score.partner_id, name=score.name, pam_id=score.pam_id, segment=score.segment,
         readiness=shown_score(score.score) or 0, tier=score.tier,
         revenue_at_stake=round(score.revenue_at_stake or 0.0, 2), play=score.play,  # type: ignore[arg-type]
-        plays=score.plays, recent_engagement=score.recent_engagement, reasons=_reasons(score),
+        plays=score.plays, priority=round(score.priority or 0.0, 2), recent_engagement=score.recent_engagement,
+        reasons=_reasons(score),
         open_with_gap=score.open_with_gap or "co_sell", next_step=score.next_step or "", opener=score.opener or "",
         dormant_flags=score.dormant_flags, as_of=score.as_of,
     )

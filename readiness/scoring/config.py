@@ -100,11 +100,10 @@ class PlaysConfig(_Strict):
         default_factory=lambda: _play("Grow co-sell into sourcing", 1.0, 2, 180))
     undated_recency: float = Field(0.5, ge=0, le=1, description="recency of evidence with no date")
     co_sell_window_days: int = Field(365, gt=0)
-    engagement_days: int = Field(90, gt=0)
     engagement_kinds: list[str] = Field(default_factory=lambda: [
         "ae_meeting", "joint_call", "co_sell_request", "demo_delivered", "workshop_delivered"])
-    engagement_damping: float = Field(0.5, ge=0, le=1)
-    engagement_half: float = Field(2, gt=0)
+    engagement_damping: float = Field(0.9, ge=0, le=1)
+    engagement_half: float = Field(1.5, gt=0)
 
     def dormant(self) -> dict[str, PlayConfig]:
         return {"reactivate": self.reactivate, "first_deal": self.first_deal,

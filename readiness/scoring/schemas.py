@@ -101,6 +101,7 @@ class CallListEntry(BaseModel):
     revenue_at_stake: float
     play: Play
     plays: list[PlayEvidence]
+    priority: float = Field(description="the list's order: revenue at stake x evidence strength x urgency")
     recent_engagement: list[str]
     reasons: list[str]
     open_with_gap: Gap
