@@ -120,7 +120,7 @@ class _Run:
             pam_id = getattr(model, "pam_id", None)
             if pam_id is not None and pam_id not in self.known["pams"]:
                 return f"pam_id: unknown PAM {pam_id!r}"
-        elif name in ("gtm_profiles", "opportunities"):
+        elif name in ("gtm_profiles", "opportunities", "partner_attributes"):
             partner_id = getattr(model, "partner_id", None)
             if partner_id not in self.known["partners"]:
                 return f"partner_id: unknown partner {partner_id!r}"
@@ -180,7 +180,8 @@ def import_dataset(
 ) -> ImportReport:
     """Import a folder of canonical CSV / JSON Lines files (or CRM exports through `mapping`) in one transaction.
 
-    Files are imported in dependency order (PAMs, partners, GTM profiles, opportunities, activity). Refused
+    Files are imported in dependency order (PAMs, partners, GTM profiles, dated partner attributes, opportunities,
+    activity). Refused
     rows are stored in `quarantined_rows` under the report's `run_id`. Any exception leaves the store as it was.
     """
     folder = Path(path)
