@@ -215,6 +215,24 @@ class ScoreSnapshot(Base):
     )
 
 
+class ScoringRun(Base):
+    """The program-level state a full rescore used for a date and scoring config: baselines (priors) and the fitted
+    activation curve. An incremental rescore after an import reuses them, and measures how far the program's rates
+    have moved since, to decide which partners' tiers could change (readiness.scoring.incremental)."""
+
+    __tablename__ = "scoring_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    partners: Mapped[int] = mapped_column(Integer)
+    priors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    curve: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("as_of", "config_hash", name="uq_scoring_run_date_config"),)
+
+
 class AuditLog(Base):
     """Every write the product makes on behalf of someone: who, when, from which conversation."""
 

@@ -270,21 +270,21 @@ def test_activation_curve_fitted_in_a_worker_equals_the_inline_fit(lw: Engine,
 
 
 def test_silence_is_read_from_the_partners_own_behaviour_not_system_detections(s: Session) -> None:
-    """p-027 Delta Systems: training_completed 2025-10-29, its last own action a portal_login on 2026-04-14
-    (200 days before as_of), then only a system-detected "44 shared target accounts" on 2026-09-03 (partner
-    record: 26). Silent for months, so inactive, not developing; trained, with a large and growing overlap, so
-    not_yet and on its PAM's call list, with the detected 44 as the overlap in the evidence.
-    p-010 Willow Networks attended a field roadshow on 2026-09-24 and logged in on 2026-10-26, below ready:
-    developing."""
+    """p-026 Yarrow Networks: training_completed 2026-01-07, its last own action a portal_login on 2026-06-12
+    (141 days before as_of), then only a system-detected "44 shared target accounts" on 2026-09-22 (partner
+    record: 30). Silent for months and below ready, so inactive, not developing; with a large and growing
+    overlap, so not_yet and on its PAM's call list, opening the overlapping accounts with the detected 44 as the
+    evidence. p-010 Willow Networks attended a field roadshow on 2026-09-24 and logged in on 2026-10-26, below
+    ready: developing."""
     from readiness.scoring import call_list
 
-    x = score_partner(s, "p-027", AS_OF)
-    assert x.segment == "inactive" and x.outlook == "not_yet"
+    x = score_partner(s, "p-026", AS_OF)
+    assert x.segment == "inactive" and x.outlook == "not_yet" and x.play == "open_overlap"
     flags = {f.code: f for f in x.dormant_flags}
     assert {"overlap_inactive", "trained_never_sold"} <= set(flags)
-    assert flags["overlap_inactive"].evidence[0].startswith("44 shared target accounts detected (partner record: 26, "
-                                                            "current value only)")
-    assert "p-027" in [e.partner_id for e in call_list(s, AS_OF, "pam-03", limit=20)]
+    assert flags["overlap_inactive"].evidence[0] == ("44 shared target accounts detected (partner record: 30, "
+                                                     "current value only)")
+    assert "p-026" in [e.partner_id for e in call_list(s, AS_OF, "pam-03", limit=20)]
     y = score_partner(s, "p-010", AS_OF)
     assert y.segment == "developing" and y.score < load_config().segments.ready_min_score
 

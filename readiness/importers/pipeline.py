@@ -111,7 +111,7 @@ class _Run:
             accepted.append(model.model_dump())
             if spec.name in self.known:
                 self.known[spec.name].add(key)
-        written = upsert(self.conn, spec.table, spec.key, accepted)
+        written = upsert(self.conn, spec.table, spec.key, accepted, self.report.changed_partners)
         counts.add(written)
         self.tick(source, state)
 
@@ -164,7 +164,7 @@ class _Run:
         self, source: SourceFile, writer: ActivityWriter, batch: list[ActivityTuple], numbers: list[int],
         counts: FileCounts,
     ) -> None:
-        for number, reason in writer.write(batch, numbers, counts):
+        for number, reason in writer.write(batch, numbers, counts, self.report.changed_partners):
             self.quarantine(source, number, reason, None)
 
 

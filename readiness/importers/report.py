@@ -38,6 +38,9 @@ class ImportReport(BaseModel):
     total: FileCounts = Field(default_factory=FileCounts)
     quarantine: list[QuarantineEntry] = Field(default_factory=list)
     quarantine_truncated: bool = False
+    # Partners whose rows this import inserted or changed: what an incremental rescore re-scores. Not in dumps (an
+    # initial import touches every partner).
+    changed_partners: set[str] = Field(default_factory=set, exclude=True)
 
     @property
     def usable(self) -> bool:

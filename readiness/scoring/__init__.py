@@ -12,6 +12,7 @@ from readiness.scoring.call_list import call_list, growth_list, list_counts
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.dormant import flag_arrays
 from readiness.scoring.gtm_behaviour import register_gtm_text_scorer
+from readiness.scoring.incremental import IncrementalReport, rescore_changed
 from readiness.scoring.revenue import program_impact, revenue_impact
 from readiness.scoring.schemas import (
     BacktestReport,
@@ -44,9 +45,9 @@ def clear_caches() -> None:
 
 __all__ = [
     "BacktestReport", "CalibrationReport", "CallListEntry", "DimensionScore", "DormantFlag", "GrowthEntry",
-    "PartnerScore", "PlayEvidence", "ProgramImpact", "RevenueImpact", "ScoringConfig", "SubSignal", "backtest",
-    "calibrate", "call_list", "clear_caches", "compute_frame", "dormant_flags", "flag_arrays", "growth_list",
-    "list_counts", "load_config", "program_impact",
-    "refresh_snapshots", "register_gtm_text_scorer", "rescore_partner", "revenue_impact", "score_all",
+    "IncrementalReport", "PartnerScore", "PlayEvidence", "ProgramImpact", "RevenueImpact", "ScoringConfig",
+    "SubSignal", "backtest", "calibrate", "call_list", "clear_caches", "compute_frame", "dormant_flags",
+    "flag_arrays", "growth_list", "list_counts", "load_config", "program_impact", "refresh_snapshots",
+    "register_gtm_text_scorer", "rescore_changed", "rescore_partner", "revenue_impact", "score_all",
     "score_partner",
 ]

@@ -49,6 +49,7 @@ def backtest(session: Session, as_of: date, horizon_days: int = 90, config: Scor
     return BacktestReport(
         as_of=as_of, horizon_days=horizon_days, partners=int(y.size), positives=int(y.sum()),
         base_rate=round(float(y.mean()), 4) if y.size else 0.0, auc=_auc(y, s),
+        base_rate_dormant=round(float(y[dormant].mean()), 4) if dormant.any() else None,
         auc_dormant=_auc(y[dormant], s[dormant]),
         k=k, precision_at_k=precision, top_decile_lift=lift,
         weights={kk: d.weight for kk, d in cfg.dimensions.items()},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -136,6 +137,13 @@ class RevenueConfig(_Strict):
     fallback_logistic: LogisticConfig = Field(default_factory=LogisticConfig)
 
 
+class IncrementalConfig(_Strict):
+    # After an import only partners whose data changed are rescored, unless the program's rates (the baselines
+    # behind segment, specialization and deal-size fit) moved far enough to change someone else's score by this
+    # many points: then every partner whose stored score is that close to a tier or ready threshold is rescored too.
+    tolerance_points: float = Field(0.5, gt=0)
+
+
 class ScoringConfig(_Strict):
     half_life_days: float = Field(90, gt=0)
     saturation: Literal["exponential", "hyperbolic"] = "exponential"
@@ -149,6 +157,7 @@ class ScoringConfig(_Strict):
     signals: SignalConfig = Field(default_factory=SignalConfig)
     gtm: GTMConfig = Field(default_factory=GTMConfig)
     revenue: RevenueConfig = Field(default_factory=RevenueConfig)
+    incremental: IncrementalConfig = Field(default_factory=IncrementalConfig)
 
     @field_validator("dimensions")
     @classmethod
@@ -169,6 +178,10 @@ class ScoringConfig(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """Stable across processes (unlike hash()): what stored program state is keyed by."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
 
 
 def _config_path(path: str | Path | None) -> Path:

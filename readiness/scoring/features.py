@@ -162,31 +162,72 @@ def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
     return [r for r in fetch_rows(session, stmt) if r[0] in wanted]
 
 
+class FeatureLoad:
+    """Reading features as of a date in two steps, so a whole-program rescore can do other reads (program
+    baselines, readiness signals) while worker processes aggregate the activity table: `start_features` starts the
+    workers, `finish` reads partners, history and opportunities here, then collects the activity."""
+
+    def __init__(self, session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
+                 active_window_days: int, with_profiles: bool, all_profiles: bool, co_sell_window_days: int) -> None:
+        self.session, self.as_of, self.partner_ids = session, as_of, partner_ids
+        self.half_life, self.window, self.co_sell_window = half_life_days, active_window_days, co_sell_window_days
+        self.with_profiles, self.all_profiles = with_profiles, all_profiles
+        self.ids: list[str] | None = None
+        self.pending: activity.PendingActivity | None = None
+        if partner_ids is None:
+            self.ids = [r[0] for r in fetch_rows(session, select(Partner.partner_id).order_by(Partner.partner_id))]
+            self.pending = activity.start_whole_program(session, self.ids, to_day(as_of), half_life_days, KINDS,
+                                                        get_settings().scoring_workers)
+
+    def __enter__(self) -> FeatureLoad:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pending is not None:
+            self.pending.close()
+
+    def finish(self) -> Features:
+        session, as_of, partner_ids = self.session, self.as_of, self.partner_ids
+        rows = _partners(session, partner_ids)
+        if self.ids is not None and len(rows) != len(self.ids):  # partners added since the ids were read
+            known = set(self.ids)
+            rows = [r for r in rows if r[0] in known]
+        n = len(rows)
+        ids = [r[0] for r in rows]
+        idx = {pid: i for i, pid in enumerate(ids)}
+        feats = Features(
+            as_of=as_of, ids=ids, names=[r[1] for r in rows], pam_ids=[r[2] for r in rows],
+            types=[r[3] for r in rows], regions=[r[4] for r in rows], specializations=[spec_list(r[5]) for r in rows],
+            joined=np.array([as_day(r[6]) for r in rows], dtype=float),
+            employees=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float),
+            overlap_accounts=np.array([np.nan if r[8] is None else r[8] for r in rows], dtype=float),
+            conflict=[(r[9] or "").strip() or None for r in rows],
+            kinds={}, sourced=_empty_opps(n), influenced=_empty_opps(n),
+        )
+        apply_history(session, feats, partner_ids)
+        _load_opportunities(session, feats, idx, as_of, self.window, partner_ids, self.co_sell_window)
+        if self.with_profiles and n and (n <= MAX_PROFILES or self.all_profiles):
+            feats.gtm_profiles = profiles_as_of(session, ids if n <= MAX_PROFILES else None, idx, as_of)
+        pending, self.pending = self.pending, None
+        _load_activity(session, feats, to_day(as_of), self.half_life, partner_ids, pending)
+        return feats
+
+
+def start_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
+                   active_window_days: int, with_profiles: bool = True, all_profiles: bool = False,
+                   co_sell_window_days: int = 365) -> FeatureLoad:
+    """`with_profiles`: load GTM profile texts for a small scope; `all_profiles`: for any scope (slow on a big
+    program: needed only when GTM counts in the total, so that a full rescore and a chat agree)."""
+    return FeatureLoad(session, as_of, partner_ids, half_life_days, active_window_days, with_profiles, all_profiles,
+                       co_sell_window_days)
+
+
 def load_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
                   active_window_days: int, with_profiles: bool = True, all_profiles: bool = False,
                   co_sell_window_days: int = 365) -> Features:
-    """`with_profiles`: load GTM profile texts for a small scope; `all_profiles`: for any scope (slow on a big
-    program: needed only when GTM counts in the total, so that a full rescore and a chat agree)."""
-    rows = _partners(session, partner_ids)
-    n = len(rows)
-    ids = [r[0] for r in rows]
-    idx = {pid: i for i, pid in enumerate(ids)}
-    as_of_day = to_day(as_of)
-    feats = Features(
-        as_of=as_of, ids=ids, names=[r[1] for r in rows], pam_ids=[r[2] for r in rows], types=[r[3] for r in rows],
-        regions=[r[4] for r in rows], specializations=[spec_list(r[5]) for r in rows],
-        joined=np.array([as_day(r[6]) for r in rows], dtype=float),
-        employees=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float),
-        overlap_accounts=np.array([np.nan if r[8] is None else r[8] for r in rows], dtype=float),
-        conflict=[(r[9] or "").strip() or None for r in rows],
-        kinds={}, sourced=_empty_opps(n), influenced=_empty_opps(n),
-    )
-    apply_history(session, feats, partner_ids)
-    _load_activity(session, feats, as_of_day, half_life_days, partner_ids)
-    _load_opportunities(session, feats, idx, as_of, active_window_days, partner_ids, co_sell_window_days)
-    if with_profiles and n and (n <= MAX_PROFILES or all_profiles):
-        feats.gtm_profiles = profiles_as_of(session, ids if n <= MAX_PROFILES else None, idx, as_of)
-    return feats
+    with start_features(session, as_of, partner_ids, half_life_days, active_window_days, with_profiles,
+                        all_profiles, co_sell_window_days) as load:
+        return load.finish()
 
 
 def _empty_opps(n: int) -> OppStats:
@@ -194,7 +235,7 @@ def _empty_opps(n: int) -> OppStats:
 
 
 def _load_activity(session: Session, feats: Features, as_of_day: int, half_life: float,
-                   partner_ids: list[str] | None) -> None:
+                   partner_ids: list[str] | None, pending: activity.PendingActivity | None = None) -> None:
     n = feats.n
     # One 2-D array per statistic (kind x partner); each KindStats holds row views into them.
     stats = {name: np.zeros((len(KINDS), n)) for name in ("count", "decayed", "n90", "prev90", "max_value")}
@@ -204,8 +245,11 @@ def _load_activity(session: Session, feats: Features, as_of_day: int, half_life:
     if not n:
         return
     in_list = partner_ids is not None and len(partner_ids) <= MAX_IN_LIST
-    rows = activity.aggregate(session, feats.ids, as_of_day, half_life, KINDS, in_list,
-                              get_settings().scoring_workers)
+    if pending is not None:
+        rows = pending.result()
+    else:
+        rows = activity.aggregate(session, feats.ids, as_of_day, half_life, KINDS, in_list,
+                                  get_settings().scoring_workers)
     for c, name in enumerate(activity.STATS):
         stats[name][rows.kind, rows.pos] = rows.values[:, c]
     # The overlap size an event reports (its value) is the only event value scoring reads.

@@ -46,6 +46,13 @@ class Priors:
             return 1.0
         return table.get(key or "", self.base_rate) / self.base_rate
 
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "as_of": self.as_of.isoformat()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Priors:
+        return cls(**{**raw, "as_of": date.fromisoformat(raw["as_of"])})
+
 
 _cache: dict[tuple[str, date, int], tuple[float, Priors]] = {}
 

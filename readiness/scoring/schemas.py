@@ -167,6 +167,8 @@ class BacktestReport(BaseModel):
     base_rate: float
     auc: float | None
     auc_dormant: float | None = Field(None, description="AUC among partners not active at as_of")
+    base_rate_dormant: float | None = Field(None, description="share of the partners not active at as_of that went "
+                                            "on to create sourced pipeline: what the call list's precision beats")
     k: int
     precision_at_k: float | None = Field(None, description="share of the top-k call list with new sourced pipeline")
     top_decile_lift: float | None

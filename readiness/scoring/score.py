@@ -14,7 +14,7 @@ from readiness.scoring.adjustments import Adjustment, counting_signals
 from readiness.scoring.advice import gap_for, gtm_scores, next_step, opener
 from readiness.scoring.config import GTM_KEYS, ScoringConfig, load_config
 from readiness.scoring.dimensions import DimensionArrays, compute_dimensions, evidence, kind_evidence
-from readiness.scoring.features import Features, load_features
+from readiness.scoring.features import Features, start_features
 from readiness.scoring.gtm_behaviour import GTM_LABELS, behaviour_amounts, gtm_behaviour_scores, text_scorer
 from readiness.scoring.plays import PlayArrays, play_arrays, plays_for, recent_engagement
 from readiness.scoring.priors import Priors, program_priors
@@ -88,11 +88,14 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
     cfg = config or load_config()
     scorer = text_scorer(cfg)
-    feats = load_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,
-                          with_profiles=scorer is not None,
-                          all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0,
-                          co_sell_window_days=cfg.plays.co_sell_window_days)
-    priors = program_priors(session, as_of, cfg.segments.active_window_days)
+    # A whole program's activity is aggregated by worker processes while this one reads everything else.
+    with start_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,
+                        with_profiles=scorer is not None,
+                        all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0,
+                        co_sell_window_days=cfg.plays.co_sell_window_days) as load:
+        priors = program_priors(session, as_of, cfg.segments.active_window_days)
+        adjustments = counting_signals(session, as_of, partner_ids, cfg, historical)
+        feats = load.finish()
     dims = compute_dimensions(feats, priors, cfg)
     gtm = gtm_behaviour_scores(feats)
     gtm_text: dict[int, dict[str, tuple[float, list[str]]]] = {}
@@ -104,7 +107,6 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
             for key, (score01, _) in judged.items():
                 if key in gtm:
                     gtm[key][i] = (1 - tw) * gtm[key][i] + tw * 100.0 * float(score01)
-    adjustments = counting_signals(session, as_of, partner_ids, cfg, historical)
     idx = feats.index()
     for pid, per_dim in adjustments.items():
         i = idx.get(pid)

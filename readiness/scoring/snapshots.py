@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from readiness.models import Partner, ScoreSnapshot, utcnow
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.plays import DORMANT_PLAYS
+from readiness.scoring.runs import save_run
 from readiness.scoring.schemas import PartnerScore
 
 BATCH = 5000
@@ -112,13 +113,18 @@ def upsert_snapshots(session: Session, scores: Iterable[PartnerScore]) -> int:
 def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | None = None,
                       config: ScoringConfig | None = None) -> int:
     """Score (vectorized, no per-partner objects) and upsert the snapshot of every partner in scope."""
-    from readiness.scoring.revenue import curve_fitted_alongside, revenue_at_stake_array
+    from readiness.scoring.revenue import activation_curve, curve_fitted_alongside, revenue_at_stake_array
     from readiness.scoring.score import compute_frame
 
     cfg = config or load_config()
+    whole = partner_ids is None
     with curve_fitted_alongside(session, as_of, cfg):
         frame = compute_frame(session, as_of, partner_ids, cfg)
-    stake = np.asarray(revenue_at_stake_array(session, frame), dtype=float)
+    # A whole-program rescore refits the activation curve (new outcomes may have arrived) and stores it with the
+    # baselines; a partial one scores with what the last whole-program rescore stored.
+    stake = np.asarray(revenue_at_stake_array(session, frame, use_stored=not whole), dtype=float)
+    if whole:
+        save_run(session, as_of, cfg, frame.feats.n, frame.priors, activation_curve(session, as_of, cfg, False))
     priority = frame.plays.priority(stake).tolist()
     plays = [p or None for p in frame.plays.primary.tolist()]
     # Per-partner dicts from columns zipped once: 100,000 rows are built in a fraction of a second.

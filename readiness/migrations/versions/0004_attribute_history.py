@@ -1,4 +1,5 @@
-"""partner_attribute_history (dated attribute values read as of a date); score_snapshots: play and priority
+"""partner_attribute_history (dated attribute values read as of a date); score_snapshots: play and priority;
+scoring_runs (a full rescore's baselines and activation curve, reused by incremental rescores)
 
 Scoring as of a date reads headcount, customer overlap, competitive conflict and GTM profile fields as they were
 on that date when an import brought dated values. Snapshots carry each partner's primary call play and its
@@ -31,6 +32,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_attribute_history_lookup", "partner_attribute_history",
                     ["partner_id", "attribute", "valid_from"], unique=False)
+    op.create_table(
+        "scoring_runs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("config_hash", sa.String(length=64), nullable=False),
+        sa.Column("partners", sa.Integer(), nullable=False),
+        sa.Column("priors", sa.JSON(), nullable=False),
+        sa.Column("curve", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("as_of", "config_hash", name="uq_scoring_run_date_config"),
+    )
     with op.batch_alter_table("score_snapshots", schema=None) as batch_op:
         batch_op.add_column(sa.Column("play", sa.String(length=30), nullable=True))
         batch_op.add_column(sa.Column("priority", sa.Float(), nullable=True))
@@ -45,5 +58,6 @@ def downgrade() -> None:
                               unique=False)
         batch_op.drop_column("priority")
         batch_op.drop_column("play")
+    op.drop_table("scoring_runs")
     op.drop_index("ix_attribute_history_lookup", table_name="partner_attribute_history")
     op.drop_table("partner_attribute_history")
