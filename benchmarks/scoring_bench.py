@@ -117,6 +117,45 @@ def measure_import_and_incremental(engine, ids: list[str]) -> dict[str, object]:
             "import_plus_rescore_wall_s": round(imported["wall_s"] + rescored["wall_s"], 2), "target_s": 2.0}
 
 
+def measure_full_rescore(engine, out: dict[str, object], target_wall_s: float):  # type: ignore[no-untyped-def]
+    """Full rescore cold (no snapshot for the date and no stored or cached baselines and activation curve, as for
+    the first rescore after an import), warm (the same again, every snapshot row overwritten), and the scoring
+    frame alone; adds them to `out` and returns the frame."""
+    with session_scope(engine) as s:
+        out["partners"] = s.execute(select(func.count()).select_from(Partner)).scalar_one()
+        out["events"] = s.execute(select(func.count()).select_from(ActivityEvent)).scalar_one()
+        s.execute(delete(ScoreSnapshot).where(ScoreSnapshot.as_of == AS_OF))
+        s.execute(delete(ScoringRun).where(ScoringRun.as_of == AS_OF))
+        s.commit()
+        clear_caches()
+        with clock() as cold:
+            refresh_snapshots(s, AS_OF)
+            s.commit()
+        out["full_rescore_cold"] = {**cold, "target_wall_s": target_wall_s}
+        with clock() as warm:
+            out["full_rescore_partners"] = refresh_snapshots(s, AS_OF)
+            s.commit()
+        out["full_rescore_warm"] = warm
+        with clock() as frame_t:
+            frame = compute_frame(s, AS_OF)
+        out["full_score_frame"] = frame_t
+    return frame
+
+
+def naive_ratio(engine, ids: list[str], sample_size: int, full_wall_s: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The naive way on a random sample: one query set and one scoring pass per partner, extrapolated linearly
+    to all partners, and its ratio to the vectorized full rescore measured in the same run."""
+    sample = random.Random(11).sample(ids, sample_size)
+    with clock() as naive, session_scope(engine) as s:
+        for pid in sample:
+            compute_frame(s, AS_OF, [pid])
+    per = naive["wall_s"] / len(sample)
+    return {"sample": len(sample), **naive, "per_partner_ms": round(1000 * per, 2),
+            "extrapolated_full_wall_s": round(per * len(ids), 1),
+            "ratio_vs_full_rescore_cold": round(per * len(ids) / full_wall_s, 1),
+            "note": "measured on a random sample, extrapolated linearly to all partners"}
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--partners", type=int, default=100_000)
@@ -127,27 +166,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     engine = make_engine(f"sqlite:///{path}")
     init_db(engine)
     out: dict[str, object] = {"benchmark": "scoring (SQLite)", "store": str(path), "machine": machine_load()}
-    with session_scope(engine) as s:
-        out["partners"] = s.execute(select(func.count()).select_from(Partner)).scalar_one()
-        out["events"] = s.execute(select(func.count()).select_from(ActivityEvent)).scalar_one()
-        # Cold: no snapshot for the date and no stored or cached baselines and activation curve, as for the first
-        # rescore after an import. Warm: the same again, every snapshot row overwritten.
-        s.execute(delete(ScoreSnapshot).where(ScoreSnapshot.as_of == AS_OF))
-        s.execute(delete(ScoringRun).where(ScoringRun.as_of == AS_OF))
-        s.commit()
-        clear_caches()
-        with clock() as cold:
-            refresh_snapshots(s, AS_OF)
-            s.commit()
-        out["full_rescore_cold"] = {**cold, "target_wall_s": 6.0}
-        with clock() as warm:
-            n = refresh_snapshots(s, AS_OF)
-            s.commit()
-        out["full_rescore_warm"] = warm
-        out["full_rescore_partners"] = n
-        with clock() as frame_t:
-            frame = compute_frame(s, AS_OF)
-        out["full_score_frame"] = frame_t
+    frame = measure_full_rescore(engine, out, 6.0)
     out["import_then_incremental"] = measure_import_and_incremental(engine, frame.ids)
     with session_scope(engine) as s:
         ids = random.Random(7).sample(frame.ids, 60)
@@ -170,18 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         out["call_list_ms"] = {"pam": pam, "book_size": book, "median": round(1000 * statistics.median(cl), 1),
                                "p95": round(1000 * _p95(cl), 1), "runs": len(cl),
                                "freshness": "snapshots from the full rescore; shortlist re-scored live per call"}
-        sample = random.Random(11).sample(frame.ids, args.naive_sample)
-        with clock() as naive:
-            for pid in sample:  # the naive way: one query set and one scoring pass per partner
-                compute_frame(s, AS_OF, [pid])
-    per = naive["wall_s"] / len(sample)
-    extrapolated = per * len(frame.ids)
-    cold_wall = out["full_rescore_cold"]["wall_s"]  # type: ignore[index]
-    out["naive_loop"] = {"sample": len(sample), **naive, "per_partner_ms": round(1000 * per, 2),
-                         "extrapolated_full_wall_s": round(extrapolated, 1),
-                         "ratio_vs_full_rescore_cold": round(extrapolated / cold_wall, 1),
-                         "ratio_vs_score_frame": round(extrapolated / frame_t["wall_s"], 1),
-                         "note": "measured on a random sample, extrapolated linearly to all partners"}
+    out["naive_loop"] = naive_ratio(engine, frame.ids, args.naive_sample,
+                                    out["full_rescore_cold"]["wall_s"])  # type: ignore[index]
     out["machine_after"] = machine_load()
     engine.dispose()
     print(json.dumps(out, indent=2))

@@ -15,19 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import delete, func, select
 
-from benchmarks.scoring_bench import AS_OF, STORE_VERSION, clock, machine_load
-from readiness.db import init_db, make_engine, session_scope
-from readiness.models import ActivityEvent, Partner, ScoreSnapshot, ScoringRun
-from readiness.scoring import clear_caches, refresh_snapshots
-from readiness.scoring.score import compute_frame
+from benchmarks.scoring_bench import AS_OF, STORE_VERSION, machine_load, measure_full_rescore, naive_ratio
+from readiness.db import init_db, make_engine
 from readiness.seed import generate_program
 from readiness.seed.plan import day_to_date
 
@@ -114,33 +109,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     engine = make_engine(_url(name))
     init_db(engine)
     out: dict[str, object] = {"benchmark": "scoring (PostgreSQL)", "database": name, "machine": machine_load()}
-    with session_scope(engine) as s:
-        out["partners"] = s.execute(select(func.count()).select_from(Partner)).scalar_one()
-        out["events"] = s.execute(select(func.count()).select_from(ActivityEvent)).scalar_one()
-        s.execute(delete(ScoreSnapshot).where(ScoreSnapshot.as_of == AS_OF))
-        s.execute(delete(ScoringRun).where(ScoringRun.as_of == AS_OF))
-        s.commit()
-        clear_caches()
-        with clock() as cold:
-            refresh_snapshots(s, AS_OF)
-            s.commit()
-        out["full_rescore_cold"] = {**cold, "target_wall_s": 20.0}
-        with clock() as warm:
-            refresh_snapshots(s, AS_OF)
-            s.commit()
-        out["full_rescore_warm"] = warm
-        with clock() as frame_t:
-            frame = compute_frame(s, AS_OF)
-        out["full_score_frame"] = frame_t
-        sample = random.Random(11).sample(frame.ids, args.naive_sample)
-        with clock() as naive:
-            for pid in sample:
-                compute_frame(s, AS_OF, [pid])
-    per = naive["wall_s"] / len(sample)
-    out["naive_loop"] = {"sample": len(sample), **naive, "per_partner_ms": round(1000 * per, 2),
-                         "extrapolated_full_wall_s": round(per * len(frame.ids), 1),
-                         "ratio_vs_full_rescore_cold": round(per * len(frame.ids) / cold["wall_s"], 1),
-                         "note": "CPU seconds here are this process only: the server's work is not in them"}
+    frame = measure_full_rescore(engine, out, 20.0)
+    out["naive_loop"] = {**naive_ratio(engine, frame.ids, args.naive_sample,
+                                       out["full_rescore_cold"]["wall_s"]),  # type: ignore[index]
+                         "cpu_note": "CPU seconds are this process only: the server's work is not in them"}
     out["machine_after"] = machine_load()
     engine.dispose()
     print(json.dumps(out, indent=2))

@@ -57,6 +57,17 @@ def test_recent_sourced_producer_is_active_and_outscores_every_dormant_partner(s
     assert p7.score > max(x.score for x in scores.values() if x.segment != "active")
 
 
+def test_the_sample_programs_producers_reach_tier_1(s: Session) -> None:
+    """The six partners with sourced deals registered in Aug-Oct 2026 (p-007, p-012, p-037, p-038, p-041, p-044)
+    scored 62-67, all Tier 2, before issue 14 (average market fit gave 0.5, capping that dimension near 70). Now
+    most of them are Tier 1, none is below Tier 2, and each one's best dimension scores 80 or more."""
+    producers = ["p-007", "p-012", "p-037", "p-038", "p-041", "p-044"]
+    scores = score_all(s, AS_OF, producers, with_momentum=False)
+    assert {x.tier for x in scores} <= {"Tier 1", "Tier 2"}
+    assert sum(x.tier == "Tier 1" for x in scores) >= 3
+    assert all(max(d.score for d in x.dimensions) >= 80 for x in scores)
+
+
 def test_competitive_conflict_is_not_ever_and_caps_market_alignment(s: Session) -> None:
     """p-022 Harbor Consulting: competitive_conflict "Exclusive agreement with a competitor", 0 overlap, one
     login in 2025. Structurally blocked: not_ever with the conflict as the reason; alignment capped."""

@@ -107,6 +107,13 @@ def _book(s: Session, pam: str | None, all_: bool) -> list[str] | None:
     return None if all_ else list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == pam)))
 
 
+def _list_scope(pam: str | None, all_: bool, as_of: str | None) -> tuple[str | None, date]:
+    """The PAM a list is for (None: the program) and its date; a clear error when neither is given."""
+    if not pam and not all_:
+        fail("give --pam ID or --all", 2)
+    return (None if all_ else pam), resolve_as_of(as_of)
+
+
 def call_list_cmd(
     pam: str | None = typer.Option(None, "--pam", help="The PAM whose book to list."),
     all_: bool = typer.Option(False, "--all", help="Program-wide (channel leaders)."),
@@ -117,15 +124,13 @@ def call_list_cmd(
     refresh: bool = typer.Option(False, "--refresh", help="Re-score the book's snapshots first (after an import)."),
 ) -> None:
     """Dormant partners worth calling, by play: each with its evidence, recent engagement and an opening line."""
-    if not pam and not all_:
-        fail("give --pam ID or --all", 2)
-    day = resolve_as_of(as_of)
+    scope, day = _list_scope(pam, all_, as_of)
     try:
         with session() as s:
             if refresh:
                 refresh_snapshots(s, day, _book(s, pam, all_))
-            entries = call_list(s, day, None if all_ else pam, limit=limit, play=play)
-            counts = list_counts(s, day, None if all_ else pam)
+            entries = call_list(s, day, scope, limit=limit, play=play)
+            counts = list_counts(s, day, scope)
     except ReadinessError as exc:
         fail(str(exc), 2)
     if as_json:
@@ -150,12 +155,10 @@ def grow_list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array, best first."),
 ) -> None:
     """Co-selling partners that never source: grow co-sell into sourcing (not dormant, a different play)."""
-    if not pam and not all_:
-        fail("give --pam ID or --all", 2)
-    day = resolve_as_of(as_of)
+    scope, day = _list_scope(pam, all_, as_of)
     try:
         with session() as s:
-            entries = growth_list(s, day, None if all_ else pam, limit=limit)
+            entries = growth_list(s, day, scope, limit=limit)
     except ReadinessError as exc:
         fail(str(exc), 2)
     if as_json:

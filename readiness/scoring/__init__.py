@@ -4,6 +4,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from readiness.scoring import history as _history
 from readiness.scoring import priors as _priors
 from readiness.scoring import revenue as _revenue
 from readiness.scoring.backtest import backtest
@@ -38,9 +39,11 @@ def dormant_flags(session: Session, partner_id: str, as_of: date,
 
 
 def clear_caches() -> None:
-    """Forget cached program baselines and activation curves (call after an import)."""
+    """Forget cached program baselines, activation curves and whether the store has dated attribute values (call
+    after an import)."""
     _priors.clear_cache()
     _revenue.clear_cache()
+    _history.clear_cache()
 
 
 __all__ = [

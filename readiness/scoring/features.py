@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, Opportunity, Partner
 from readiness.scoring import activity
-from readiness.scoring.history import apply_history, profiles_as_of
+from readiness.scoring.history import apply_history, profiles_as_of, values_as_of
 from readiness.scoring.rawsql import fetch_rows
 from readiness.settings import get_settings
 
@@ -204,10 +204,11 @@ class FeatureLoad:
             conflict=[(r[9] or "").strip() or None for r in rows],
             kinds={}, sourced=_empty_opps(n), influenced=_empty_opps(n),
         )
-        apply_history(session, feats, partner_ids)
+        history = values_as_of(session, as_of, partner_ids) if n else ({}, set())
+        apply_history(feats, history)
         _load_opportunities(session, feats, idx, as_of, self.window, partner_ids, self.co_sell_window)
         if self.with_profiles and n and (n <= MAX_PROFILES or self.all_profiles):
-            feats.gtm_profiles = profiles_as_of(session, ids if n <= MAX_PROFILES else None, idx, as_of)
+            feats.gtm_profiles = profiles_as_of(session, ids if n <= MAX_PROFILES else None, idx, as_of, history)
         pending, self.pending = self.pending, None
         _load_activity(session, feats, to_day(as_of), self.half_life, partner_ids, pending)
         return feats

@@ -154,10 +154,15 @@ def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | No
 
 
 def rescore_partner(session: Session, partner_id: str, as_of: date) -> PartnerScore:
-    """Score one partner and upsert its snapshot (used after a new readiness signal)."""
-    from readiness.scoring.score import score_partner
+    """Score one partner and upsert its snapshot (used after a new readiness signal). No momentum: a snapshot
+    does not store it, and it would cost two more scorings as of 30 and 90 days earlier."""
+    from readiness.errors import UnknownPartner
+    from readiness.scoring.score import score_all
 
-    score = score_partner(session, partner_id, as_of)
+    scores = score_all(session, as_of, [partner_id], with_momentum=False)
+    if not scores:
+        raise UnknownPartner(f"no partner with id {partner_id!r}")
+    score = scores[0]
     upsert_snapshots(session, [score])
     session.flush()
     return score
