@@ -105,15 +105,16 @@ def measure_import_and_incremental(engine, ids: list[str]) -> dict[str, object]:
         with clock() as imported:
             report = import_dataset(engine, folder)
         with clock() as rescored, session_scope(engine) as s:
-            result = rescore_changed(s, AS_OF, report.changed_partners)
+            result = rescore_changed(s, AS_OF, report.changed_partners, baselines_may_move=report.moves_baselines)
     with session_scope(engine) as s:
         s.execute(delete(ActivityEvent).where(ActivityEvent.event_id >= IMPORT_PREFIX,
                                               ActivityEvent.event_id < IMPORT_PREFIX[:-1] + "."))
     with session_scope(engine) as s:
-        rescore_changed(s, AS_OF, report.changed_partners)
+        rescore_changed(s, AS_OF, report.changed_partners, baselines_may_move=False)
     return {"events": IMPORT_EVENTS, "partners_changed": len(report.changed_partners), "import": imported,
             "incremental_rescore": rescored, "mode": result.mode, "rescored": result.rescored,
-            "program_shift_points": result.program_shift_points, "near_threshold": result.near_threshold,
+            "baselines_may_move": report.moves_baselines, "program_shift_points": result.program_shift_points,
+            "near_threshold": result.near_threshold,
             "import_plus_rescore_wall_s": round(imported["wall_s"] + rescored["wall_s"], 2), "target_s": 2.0}
 
 

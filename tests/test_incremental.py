@@ -67,8 +67,9 @@ def test_an_import_of_events_rescores_only_the_partners_it_touched(scored: Engin
     ])
     report = import_dataset(scored, folder)
     assert report.changed_partners == {"p-013", "p-004"}
+    assert not report.moves_baselines  # activity alone: the stored baselines are still exact
     with session_scope(scored) as s:
-        result = rescore_changed(s, AS_OF, report.changed_partners)
+        result = rescore_changed(s, AS_OF, report.changed_partners, baselines_may_move=report.moves_baselines)
     assert (result.mode, result.rescored, result.near_threshold) == ("incremental", 2, 0)
     after, fresh = _snapshots(scored), _fresh(scored)
     assert after["p-013"][0] > before["p-013"][0]
@@ -96,7 +97,7 @@ def test_when_program_rates_move_no_tier_goes_stale(scored: Engine, tmp_path: Pa
              "created_on": "2026-10-30", "close_date": "2027-01-30", "forecast_category": "pipeline",
              "industry": "retail", "employee_band": "200-1000"} for k in range(60)]
     report = import_dataset(scored, _write(tmp_path / "deals", "opportunities.csv", OPPORTUNITY, rows))
-    assert report.changed_partners == set(isv)
+    assert report.changed_partners == set(isv) and report.moves_baselines
     with session_scope(scored) as s:
         result = rescore_changed(s, AS_OF, report.changed_partners)
     assert result.mode == "incremental"

@@ -120,7 +120,7 @@ def _after_import(eng: Engine, report: ImportReport) -> IncrementalReport | None
         as_of = settings.today()
         if not s.scalar(select(func.count()).select_from(ScoreSnapshot).where(ScoreSnapshot.as_of == as_of)):
             return None
-        return rescore_changed(s, as_of, report.changed_partners)
+        return rescore_changed(s, as_of, report.changed_partners, baselines_may_move=report.moves_baselines)
 
 
 def register(app: typer.Typer) -> None:

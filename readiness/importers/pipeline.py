@@ -113,6 +113,8 @@ class _Run:
                 self.known[spec.name].add(key)
         written = upsert(self.conn, spec.table, spec.key, accepted, self.report.changed_partners)
         counts.add(written)
+        if written.inserted or written.updated:
+            self.report.changed_tables.add(spec.table)
         self.tick(source, state)
 
     def _reference_problem(self, name: str, model: BaseModel) -> str | None:
@@ -159,6 +161,8 @@ class _Run:
                 self.tick(source, state)
         self._write_activity(source, writer, batch, numbers, counts)
         self.tick(source, state)
+        if counts.inserted:
+            self.report.changed_tables.add(source.spec.table)
 
     def _write_activity(
         self, source: SourceFile, writer: ActivityWriter, batch: list[ActivityTuple], numbers: list[int],

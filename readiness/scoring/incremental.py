@@ -3,7 +3,8 @@ rates could carry across a tier.
 
 How it decides:
 1. Partners whose events, opportunities, attributes or profile the import inserted or changed
-   (`ImportReport.changed_partners`) are rescored.
+   (`ImportReport.changed_partners`) are rescored. An import of activity alone cannot move the baselines below
+   (they are computed from partners and opportunities only): the stored ones are used and step 2 is skipped.
 2. A partner's score also depends on program-relative baselines (`Priors`): how often its type, region and
    specializations produce sourced pipeline, and the program's typical deal size. The baselines the snapshots were
    computed with are stored by the last full rescore (`scoring_runs`). They are recomputed now, and the largest
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from readiness.models import ScoreSnapshot
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.dimensions import saturate
-from readiness.scoring.priors import Priors, clear_cache, program_priors
+from readiness.scoring.priors import Priors, clear_cache, program_priors, remember
 from readiness.scoring.runs import load_run
 
 
@@ -104,10 +105,12 @@ def _near_thresholds(session: Session, as_of: date, shift: float, cfg: ScoringCo
     return list(session.scalars(stmt))
 
 
-def rescore_changed(session: Session, as_of: date, changed: Collection[str],
-                    config: ScoringConfig | None = None) -> IncrementalReport:
+def rescore_changed(session: Session, as_of: date, changed: Collection[str], config: ScoringConfig | None = None,
+                    baselines_may_move: bool = True) -> IncrementalReport:
     """Re-score after an import: the changed partners, plus those near a threshold when the program's rates
-    moved by at least `incremental.tolerance_points` (see the module docstring)."""
+    moved by at least `incremental.tolerance_points` (see the module docstring). `baselines_may_move=False`: the
+    import brought no partner or opportunity rows (the only inputs of the baselines), so the stored baselines are
+    still exact and are used as they are."""
     from readiness.scoring.revenue import remember_curve, stored_curve
     from readiness.scoring.snapshots import refresh_snapshots
 
@@ -125,9 +128,14 @@ def rescore_changed(session: Session, as_of: date, changed: Collection[str],
         return IncrementalReport(as_of=as_of, mode="nothing", changed_partners=0, rescored=0, program_shift_points=0.0,
                                  near_threshold=0, seconds=round(time.perf_counter() - started, 3),
                                  reason="the import changed no partner's data")
-    clear_cache()  # the baselines are recomputed from the store as it is now
-    shift = program_shift_points(Priors.from_json(run.priors), program_priors(session, as_of,
-                                                                              cfg.segments.active_window_days), cfg)
+    stored = Priors.from_json(run.priors)
+    window = cfg.segments.active_window_days
+    if baselines_may_move:
+        clear_cache()  # the baselines are recomputed from the store as it is now
+        shift = program_shift_points(stored, program_priors(session, as_of, window), cfg)
+    else:
+        remember(session, as_of, window, stored)
+        shift = 0.0
     near: list[str] = []
     if shift >= cfg.incremental.tolerance_points:
         near = _near_thresholds(session, as_of, shift, cfg)

@@ -67,6 +67,11 @@ def program_priors(session: Session, as_of: date, active_window_days: int) -> Pr
     return priors
 
 
+def remember(session: Session, as_of: date, active_window_days: int, priors: Priors) -> None:
+    """Use these baselines for this store and date (an incremental rescore installs the stored ones)."""
+    _cache[(str(session.get_bind().url), as_of, active_window_days)] = (time.monotonic(), priors)
+
+
 def clear_cache() -> None:
     _cache.clear()
 
