@@ -125,7 +125,9 @@ class PartnerAttributeValue(Base):
     valid_from: Mapped[date] = mapped_column(Date)
     value: Mapped[str | None] = mapped_column(Text)  # None: cleared on that day (e.g. a conflict resolved)
 
-    __table_args__ = (Index("ix_attribute_history_lookup", "partner_id", "attribute", "valid_from"),)
+    # On SQLite the index also holds `value` (migration 0004): scoring a whole program reads every pair's value from
+    # it. Not on PostgreSQL, where a long text value would exceed the btree row size.
+    __table_args__ = (Index("ix_attribute_history_lookup", "attribute", "partner_id", "valid_from"),)
 
 
 class ReadinessSignal(Base):

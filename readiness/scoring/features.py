@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, Opportunity, Partner
 from readiness.scoring import activity
-from readiness.scoring.history import apply_history, profiles_as_of, values_as_of
+from readiness.scoring.history import History, apply_history, profiles_as_of, values_as_of
 from readiness.scoring.rawsql import fetch_rows
 from readiness.settings import get_settings
 
@@ -204,7 +204,7 @@ class FeatureLoad:
             conflict=[(r[9] or "").strip() or None for r in rows],
             kinds={}, sourced=_empty_opps(n), influenced=_empty_opps(n),
         )
-        history = values_as_of(session, as_of, partner_ids) if n else ({}, set())
+        history = values_as_of(session, as_of, partner_ids) if n else History()
         apply_history(feats, history)
         _load_opportunities(session, feats, idx, as_of, self.window, partner_ids, self.co_sell_window)
         if self.with_profiles and n and (n <= MAX_PROFILES or self.all_profiles):

@@ -10,8 +10,11 @@ history that was last edited after as_of is not read at all: its text did not ex
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
+from itertools import groupby, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +22,7 @@ from sqlalchemy import Date, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, PartnerAttributeValue
+from readiness.scoring.rawsql import compile_query, dbapi_connection, run_query
 
 if TYPE_CHECKING:
     from readiness.scoring.features import Features
@@ -52,52 +56,95 @@ def clear_cache() -> None:
     _has.clear()
 
 
-History = tuple[dict[tuple[str, str], tuple[date, str | None]], set[tuple[str, str]]]
+@dataclass
+class History:
+    """Dated values as of a date. `current[attribute]`: (partner ids, ISO days, values) of the value in effect per
+    partner, as parallel lists (a whole program has hundreds of thousands: they are applied with C loops);
+    `later`: (partner, attribute) pairs whose history starts after the date (unknown then)."""
+
+    current: dict[str, tuple[list[str], list[str], list[str | None]]] = field(default_factory=dict)
+    later: set[tuple[str, str]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.current or self.later)
+
+    def of(self, partner_id: str, attribute: str) -> tuple[date, str | None] | None:
+        """The value in effect for one partner (small scopes only: a linear search)."""
+        ids, days, values = self.current.get(attribute, ([], [], []))
+        for pid, day, value in zip(ids, days, values, strict=True):
+            if pid == partner_id:
+                return _iso_date(str(day)), value
+        return None
+
+    def partners(self, attributes: tuple[str, ...]) -> set[str]:
+        out = {pid for pid, attr in self.later if attr in attributes}
+        for attr in attributes:
+            out.update(self.current.get(attr, ([], [], []))[0])
+        return out
 
 
 @cache
-def _statements(scoped: bool) -> tuple[Any, Any]:
+def _statements(dialect: str, scoped: bool) -> tuple[Any, Any]:
     """Built once with bound parameters (as_of, the attributes, the partner ids when scoped), so SQLAlchemy's
-    compiled cache serves every call: the newest dated row on or before as_of per (partner, attribute), by a window
-    function (the same SQL on SQLite and PostgreSQL), and each pair's first date."""
+    compiled cache serves every call: the newest dated row on or before as_of per (partner, attribute), and the
+    pairs with a dated row after it. The first is one pass over the (partner, attribute, valid_from) index: SQLite
+    returns the other columns of the row holding max(), PostgreSQL has DISTINCT ON; elsewhere a window function."""
     h = PartnerAttributeValue
     as_of, attrs = bindparam("as_of", type_=Date), bindparam("attrs", expanding=True)
 
     def scope(stmt: Any) -> Any:
+        stmt = stmt.where(h.attribute.in_(attrs))
         return stmt.where(h.partner_id.in_(bindparam("ids", expanding=True))) if scoped else stmt
 
-    ranked = scope(
-        select(h.partner_id, h.attribute, h.valid_from, h.value,
-               func.row_number().over(partition_by=(h.partner_id, h.attribute),
-                                      order_by=h.valid_from.desc()).label("rn"))
-        .where(h.valid_from <= as_of, h.attribute.in_(attrs))).subquery()
-    current = select(ranked.c.partner_id, ranked.c.attribute, ranked.c.valid_from, ranked.c.value).where(
-        ranked.c.rn == 1)
-    first = scope(select(h.partner_id, h.attribute, func.min(h.valid_from)).where(h.attribute.in_(attrs))
-                  .group_by(h.partner_id, h.attribute))
-    return current, first
+    if dialect == "sqlite":
+        current = scope(select(h.attribute, h.partner_id, func.max(h.valid_from), h.value)
+                        .where(h.valid_from <= as_of)).group_by(h.attribute, h.partner_id)
+    elif dialect == "postgresql":
+        current = scope(select(h.attribute, h.partner_id, h.valid_from, h.value).where(h.valid_from <= as_of)
+                        .distinct(h.attribute, h.partner_id)
+                        .order_by(h.attribute, h.partner_id, h.valid_from.desc()))
+    else:
+        ranked = scope(
+            select(h.attribute, h.partner_id, h.valid_from, h.value,
+                   func.row_number().over(partition_by=(h.attribute, h.partner_id),
+                                          order_by=h.valid_from.desc()).label("rn"))
+            .where(h.valid_from <= as_of)).subquery()
+        current = (select(ranked.c.attribute, ranked.c.partner_id, ranked.c.valid_from, ranked.c.value)
+                   .where(ranked.c.rn == 1).order_by(ranked.c.attribute))
+    later = scope(select(h.partner_id, h.attribute).where(h.valid_from > as_of)).group_by(h.partner_id, h.attribute)
+    return current, later
 
 
 def values_as_of(session: Session, as_of: date, partner_ids: list[str] | None,
                  attributes: tuple[str, ...] = ATTRIBUTES) -> History:
-    """({(partner, attribute): (valid_from, value)} in effect on as_of, {(partner, attribute) with history that
-    starts after as_of}); empty when the store has no dated value at all."""
+    """The dated values in effect on as_of (see `History`); empty when the store has no dated value at all."""
     if not has_history(session):
-        return {}, set()
+        return History()
     scoped = partner_ids is not None and len(partner_ids) <= MAX_IN_LIST
-    current_stmt, first_stmt = _statements(scoped)
+    current_stmt, later_stmt = _statements(session.get_bind().dialect.name, scoped)
     params: dict[str, Any] = {"as_of": as_of, "attrs": list(attributes)}
     if scoped:
         params["ids"] = list(partner_ids or [])
-    conn = session.connection()
-    current = {(pid, attr): (_date(day), value)
-               for pid, attr, day, value in conn.execute(current_stmt, params)}
-    later = {(pid, attr) for pid, attr, first in conn.execute(first_stmt, params) if _date(first) > as_of}
-    return current, later
+    # Raw DBAPI rows, grouped by attribute in index order and transposed in C: a whole program has hundreds of
+    # thousands of pairs, and per-value type processing would cost more than the query.
+    dbapi = dbapi_connection(session)
+    history = History()
+    rows = run_query(dbapi, compile_query(session, current_stmt, params))
+    for attr, group in groupby(rows, key=itemgetter(0)):
+        _, ids, days, values = zip(*group, strict=True)
+        history.current[attr] = (list(ids), list(days), list(values))
+    # Pairs with a value dated after as_of but none on or before it: history starts later, unknown on as_of.
+    later = run_query(dbapi, compile_query(session, later_stmt, params))
+    if later:
+        have = {attr: set(cols[0]) for attr, cols in history.current.items()}
+        history.later = {(pid, attr) for pid, attr in later if pid not in have.get(attr, ())}
+    return history
 
 
-def _date(v: Any) -> date:
-    return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+@lru_cache(maxsize=65536)
+def _iso_date(text: str) -> date:
+    """A date from ISO text (SQLite) or a date's str() (PostgreSQL returns dates): parsed once per value."""
+    return date.fromisoformat(text[:10])
 
 
 def _number(value: str | None) -> float:
@@ -107,31 +154,38 @@ def _number(value: str | None) -> float:
         return float("nan")
 
 
-def apply_history(feats: Features, history: History) -> None:
-    """Replace the current attribute values in `feats` by those in effect on feats.as_of, where history exists."""
+@lru_cache(maxsize=65536)
+def _day_of(text: str) -> float:
     from readiness.scoring.features import to_day
 
+    return float(to_day(_iso_date(text)))
+
+
+def apply_history(feats: Features, history: History) -> None:
+    """Replace the current attribute values in `feats` by those in effect on feats.as_of, where history exists."""
     for attr in DATED_ATTRIBUTES:
         feats.dated[attr] = np.zeros(feats.n, dtype=bool)
         feats.since[attr] = np.full(feats.n, float(NEVER))
-    current, later = history
-    if not feats.n or not (current or later):
+    if not feats.n or not history:
         return
     idx = feats.index()
     arrays = {"employee_count": feats.employees, "customer_overlap_accounts": feats.overlap_accounts}
-    for (pid, attr), (day, value) in current.items():
+    for attr in DATED_ATTRIBUTES:
+        ids, days, values = history.current.get(attr, ([], [], []))
+        n = len(ids)
+        pos = np.fromiter(map(idx.get, ids, repeat(-1, n)), dtype=np.int64, count=n)
+        ok = pos >= 0
+        feats.dated[attr][pos[ok]] = True
+        feats.since[attr][pos[ok]] = np.fromiter(map(_day_of, map(str, days)), dtype=float, count=n)[ok]
+        if attr in arrays:
+            arrays[attr][pos[ok]] = np.fromiter(map(_number, values), dtype=float, count=n)[ok]
+        else:
+            for i, value in zip(pos[ok].tolist(), (v for v, good in zip(values, ok, strict=True) if good),
+                                strict=True):
+                feats.conflict[i] = (value or "").strip() or None
+    for pid, attr in history.later:  # history starts after as_of: the value on as_of is unknown, not today's
         i = idx.get(pid)
         if i is None or attr not in DATED_ATTRIBUTES:
-            continue
-        if attr in arrays:
-            arrays[attr][i] = _number(value)
-        else:
-            feats.conflict[i] = (value or "").strip() or None
-        feats.dated[attr][i] = True
-        feats.since[attr][i] = to_day(day)
-    for pid, attr in later:  # history starts after as_of: the value on as_of is unknown, not today's
-        i = idx.get(pid)
-        if i is None or attr not in DATED_ATTRIBUTES or (pid, attr) in current:
             continue
         if attr in arrays:
             arrays[attr][i] = np.nan
@@ -148,8 +202,9 @@ def profiles_as_of(session: Session, ids: list[str] | None, idx: dict[str, int],
     if ids is not None:
         stmt = stmt.where(GTMProfile.partner_id.in_(ids))
     stored = {p.partner_id: p for p in session.scalars(stmt) if p.partner_id in idx}
-    current = {k: v for k, v in history[0].items() if k[1] in GTM_FIELDS}
-    later = {k for k in history[1] if k[1] in GTM_FIELDS}
+    current = {(pid, attr): (_iso_date(str(day)), value) for attr in GTM_FIELDS
+               for pid, day, value in zip(*history.current.get(attr, ([], [], [])), strict=True)}
+    later = {k for k in history.later if k[1] in GTM_FIELDS}
     dated = {pid for pid, _ in (*current, *later)}
     out: dict[str, GTMProfile] = {}
     for pid in set(stored) | {p for p in dated if p in idx}:

@@ -30,8 +30,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["partner_id"], ["partners.partner_id"]),
         sa.PrimaryKeyConstraint("entry_id"),
     )
+    # Covering on SQLite (whole-program scoring reads every value from the index); PostgreSQL's btree rows cannot
+    # hold a long text value.
+    covering = ["value"] if op.get_bind().dialect.name == "sqlite" else []
     op.create_index("ix_attribute_history_lookup", "partner_attribute_history",
-                    ["partner_id", "attribute", "valid_from"], unique=False)
+                    ["attribute", "partner_id", "valid_from", *covering], unique=False)
     op.create_table(
         "scoring_runs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
