@@ -46,6 +46,13 @@ class Priors:
             return 1.0
         return table.get(key or "", self.base_rate) / self.base_rate
 
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "as_of": self.as_of.isoformat()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Priors:
+        return cls(**{**raw, "as_of": date.fromisoformat(raw["as_of"])})
+
 
 _cache: dict[tuple[str, date, int], tuple[float, Priors]] = {}
 
@@ -58,6 +65,11 @@ def program_priors(session: Session, as_of: date, active_window_days: int) -> Pr
     priors = _compute(session, as_of, active_window_days)
     _cache[key] = (time.monotonic(), priors)
     return priors
+
+
+def remember(session: Session, as_of: date, active_window_days: int, priors: Priors) -> None:
+    """Use these baselines for this store and date (an incremental rescore installs the stored ones)."""
+    _cache[(str(session.get_bind().url), as_of, active_window_days)] = (time.monotonic(), priors)
 
 
 def clear_cache() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
 CACHE_TTL_S = 120.0  # as for priors: no fingerprint query; clear_caches() after an import
 MIN_OUTCOMES = 3
-# A two-parameter logistic is pinned down well before this many partners; a bigger program is fitted on a fixed
-# random sample of this size, so a cold full rescore does not score the whole program twice.
-FIT_SAMPLE = 20_000
+# A two-parameter logistic is pinned down well before this many partners (a few hundred outcomes); a bigger program
+# is fitted on a fixed random sample of this size, so a cold full rescore does not score the whole program twice.
+FIT_SAMPLE = 5_000
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,23 @@ class ActivationCurve:
     def __call__(self, score: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(self.intercept + self.slope * np.asarray(score, dtype=float))))
 
+    def to_json(self) -> dict[str, Any]:
+        return {"intercept": self.intercept, "slope": self.slope, "basis": self.basis}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ActivationCurve | None:
+        try:
+            return cls(float(raw["intercept"]), float(raw["slope"]), str(raw["basis"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 _curves: dict[tuple, tuple[float, ActivationCurve]] = {}
 log = structlog.get_logger(__name__)
 
 
 def _key(session: Session, as_of: date, cfg: ScoringConfig) -> tuple:
-    return str(session.get_bind().url), as_of, cfg.revenue.fit_horizon_days, hash(cfg.model_dump_json())
+    return str(session.get_bind().url), as_of, cfg.revenue.fit_horizon_days, cfg.fingerprint()
 
 
 def _cached(key: tuple) -> ActivationCurve | None:
@@ -63,13 +73,26 @@ def _cached(key: tuple) -> ActivationCurve | None:
     return hit[1] if hit and time.monotonic() - hit[0] < CACHE_TTL_S else None
 
 
-def activation_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
+def activation_curve(session: Session, as_of: date, cfg: ScoringConfig, use_stored: bool = True) -> ActivationCurve:
+    """Cached in memory; else the curve the last full rescore for this date and config stored (its snapshots
+    were computed with it; a full rescore passes use_stored=False to refit); else fitted now."""
     key = _key(session, as_of, cfg)
     curve = _cached(key)
     if curve is None:
-        curve = _fit_curve(session, as_of, cfg)
+        curve = (stored_curve(session, as_of, cfg) if use_stored else None) or _fit_curve(session, as_of, cfg)
         _curves[key] = (time.monotonic(), curve)
     return curve
+
+
+def stored_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve | None:
+    from readiness.scoring.runs import load_run
+
+    run = load_run(session, as_of, cfg)
+    return ActivationCurve.from_json(run.curve) if run is not None else None
+
+
+def remember_curve(session: Session, as_of: date, cfg: ScoringConfig, curve: ActivationCurve) -> None:
+    _curves[_key(session, as_of, cfg)] = (time.monotonic(), curve)
 
 
 @contextmanager
@@ -174,8 +197,8 @@ def deals_per_year(frame: ScoreFrame) -> tuple[float, str]:
     return cfg.revenue.default_deals_per_year, "configured default (no active producer in the program)"
 
 
-def revenue_at_stake_array(session: Session, frame: ScoreFrame) -> np.ndarray:
-    curve = activation_curve(session, frame.feats.as_of, frame.cfg)
+def revenue_at_stake_array(session: Session, frame: ScoreFrame, use_stored: bool = True) -> np.ndarray:
+    curve = activation_curve(session, frame.feats.as_of, frame.cfg, use_stored)
     size, _, _ = deal_sizes(frame)
     dpy, _ = deals_per_year(frame)
     return curve(frame.total) * size * dpy
