@@ -8,6 +8,7 @@ server, the terminal chat and every CLI command alike.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
