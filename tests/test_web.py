@@ -304,3 +304,17 @@ def test_nudges_skip_exactly_the_not_ever_partners(api: Api) -> None:
         expected = {sc.partner_id for sc in score_all(s, AS_OF, ids, with_momentum=False) if sc.outlook == "not_ever"}
         assert _not_ever(s, AS_OF, ids) == expected and expected
         assert not {n.partner_id for n in nudges_due(s, AS_OF)} & expected
+
+
+def test_the_grow_list_is_the_domain_list_for_the_callers_book(api: Api) -> None:
+    from readiness.scoring import growth_list
+
+    body = api.client.get("/v1/grow-list?limit=25", headers=api.h("pam2")).json()
+    with session_scope(api.engine) as s:
+        expected = [e.partner_id for e in growth_list(s, AS_OF, "pam-02", limit=25)]
+    assert body["pam_id"] == "pam-02" and [e["partner_id"] for e in body["entries"]] == expected
+    assert all(e["influenced_count"] > 0 for e in body["entries"])
+    assert api.client.get("/v1/grow-list", headers=api.h("p004")).status_code == 403
+    assert api.client.get("/v1/grow-list?pam=pam-03", headers=api.h("pam2")).status_code == 403
+    program = api.client.get("/v1/grow-list?pam=pam-02&limit=25", headers=api.h("leader")).json()
+    assert program["entries"] == body["entries"]

@@ -17,11 +17,10 @@ from readiness.nudges import nudges_due
 from readiness.pipeline import PipelineSummary, pipeline_summary
 from readiness.program import ProgramHealth, program_health
 from readiness.scope import Principal
-from readiness.scoring import call_list, refresh_snapshots
+from readiness.scoring import call_list, growth_list, refresh_snapshots
 from readiness.scoring.snapshots import missing_snapshots
 from readiness.settings import get_settings
-from server.api.models import BookHealth, CallListResponse, ClaimsResponse, NudgesResponse
-from server.api.present import points
+from server.api.models import BookHealth, CallListResponse, ClaimsResponse, GrowListResponse, NudgesResponse
 from server.api.scope import (
     PARTNER_ID,
     book_of,
@@ -47,9 +46,19 @@ def get_call_list(limit: int = Query(10, ge=1, le=100), pam: str | None = PamQue
     with get_services().session() as s:
         pam_id = book_of(s, principal, pam)
         entries = call_list(s, as_of, pam_id, limit=limit)
-    for e in entries:
-        e.readiness = points(e.readiness) or 0.0
     return CallListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
+
+
+@router.get("/grow-list", response_model=GrowListResponse, summary="Co-selling partners to grow into sourcing")
+def get_grow_list(limit: int = Query(10, ge=1, le=100), pam: str | None = PamQuery,
+                  principal: Principal = Depends(current_principal)) -> GrowListResponse:
+    """Partners that co-sell on the vendor's deals (influenced) and never source: not dormant, so not on the call
+    list, but worth a different conversation. Best first."""
+    as_of = get_settings().today()
+    with get_services().session() as s:
+        pam_id = book_of(s, principal, pam)
+        entries = growth_list(s, as_of, pam_id, limit=limit)
+    return GrowListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
 
 
 @router.get("/nudges", response_model=NudgesResponse, summary="Nudges due")

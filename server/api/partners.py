@@ -28,7 +28,7 @@ from server.api.models import (
     SnapshotFacts,
     TrendPoint,
 )
-from server.api.present import points, present_score
+from server.api.present import present_score, shown_score
 from server.api.scope import PARTNER_ID, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
@@ -53,7 +53,7 @@ def _latest_snapshots(session: Session, ids: list[str], as_of: date) -> dict[str
 def _facts(row: ScoreSnapshot | None) -> SnapshotFacts | None:
     if row is None:
         return None
-    return SnapshotFacts(as_of=row.as_of, score=points(row.score) or 0.0, tier=row.tier, segment=row.segment,
+    return SnapshotFacts(as_of=row.as_of, score=shown_score(row.score) or 0, tier=row.tier, segment=row.segment,
                          revenue_at_stake=None if row.revenue_at_stake is None else round(row.revenue_at_stake, 0))
 
 
@@ -106,7 +106,7 @@ def _trend(session: Session, partner_id: str, as_of: date, today_score: float, t
     rows = list(session.scalars(
         select(ScoreSnapshot).where(ScoreSnapshot.partner_id == partner_id, ScoreSnapshot.as_of < as_of)
         .order_by(ScoreSnapshot.as_of.desc()).limit(TREND_POINTS - 1)))
-    trend = [TrendPoint(as_of=r.as_of, score=points(r.score) or 0.0, tier=r.tier, segment=r.segment)
+    trend = [TrendPoint(as_of=r.as_of, score=shown_score(r.score) or 0, tier=r.tier, segment=r.segment)
              for r in reversed(rows)]
     return [*trend, TrendPoint(as_of=as_of, score=today_score, tier=tier, segment=segment)]
 
