@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -84,6 +85,43 @@ def snapshot_history(db_url: str, as_of: date, months: int = 6) -> None:
                 refresh_snapshots(s, day)
     finally:
         engine.dispose()
+
+
+SEED_PARTNERS, SEED = 650, 21  # `partnerpilot seed` with these gives pam-01 a book of exactly 200 partners
+
+
+def prepare_seeded_book(home: Path, as_of: date, playbooks: Path) -> dict[str, str]:
+    """A program from `partnerpilot seed` whose largest book holds 200 partners, with six months of snapshots;
+    returns the server environment for it (the small fixture playbook library: the PAM home searches nothing)."""
+    home.mkdir(parents=True, exist_ok=True)
+    db = home / "partnerpilot.db"
+    env = {"PARTNERPILOT_HOME": str(home), "PARTNERPILOT_DATABASE_URL": f"sqlite:///{db}",
+           "PARTNERPILOT_AS_OF": as_of.isoformat(), "PARTNERPILOT_KNOWLEDGE_DIR": str(playbooks)}
+    seeded = subprocess.run(
+        [str(Path(sys.executable).parent / "partnerpilot"), "seed", "--partners", str(SEED_PARTNERS), "--seed",
+         str(SEED), "--json"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    if seeded.returncode != 0:
+        raise RuntimeError(f"partnerpilot seed failed: {seeded.stderr[-2000:]}")
+    snapshot_history(f"sqlite:///{db}", as_of)
+    return env
+
+
+def measure_ready(b: Browser, loads: int) -> dict[str, Any]:
+    """Reload the current page `loads` times: navigation start to `pp-ready` (every card and chart drawn) each
+    time, and the API requests of the last load (start and duration, ms)."""
+    samples = []
+    for _ in range(loads):
+        b.driver.refresh()
+        b.wait_ready()
+        samples.append(float(b.js("return performance.getEntriesByName('pp-ready')[0].startTime")))
+    requests = b.js("return performance.getEntriesByType('resource').filter(e => /\\/(v1|me|threads)/.test(e.name))"
+                    ".map(e => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.duration)])")
+    ordered = sorted(samples)
+    return {"loads": loads, "ready_ms_median": round(statistics.median(samples), 1),
+            "ready_ms_p90": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
+            "ready_ms_min": round(ordered[0], 1), "ready_ms_max": round(ordered[-1], 1),
+            "samples_ms": [round(x, 1) for x in samples], "last_load_requests": requests,
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 @dataclass
@@ -316,4 +354,4 @@ def copy_store(src: Path, dest: Path) -> None:
 
 
 __all__ = ["SCREENSHOTS", "SIZES", "Browser", "Server", "assert_view_clean", "browser", "copy_store", "free_port",
-           "month_ends", "require_browser", "serve", "snapshot_history"]
+           "measure_ready", "month_ends", "prepare_seeded_book", "require_browser", "serve", "snapshot_history"]

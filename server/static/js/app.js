@@ -15,6 +15,7 @@ const main = document.getElementById("main");
 const chatPanel = document.getElementById("chat");
 const nav = document.getElementById("nav");
 const identity = document.getElementById("identity");
+const ME = "pp.me";
 const ROLE_NAMES = { partner: "Partner", pam: "PAM", leader: "Channel leader", admin: "Administrator" };
 
 function markReady(name) {
@@ -70,9 +71,14 @@ function route(path, me) {
 async function boot() {
   const path = location.pathname;
   window.addEventListener("pp:signed-out", () => { api.session.clear(); location.assign("/"); }, { once: true });
+  // Who the reader is, from this tab's last /me: the views start at once while /me confirms it in parallel (a
+  // revoked or expired token signs out through the 401 handler).
   let me = null;
   if (api.session.token) {
-    try { me = await api.get("/me"); } catch { api.session.clear(); }
+    const check = api.get("/me").then((fresh) => { sessionStorage.setItem(ME, JSON.stringify(fresh)); return fresh; });
+    const cached = JSON.parse(sessionStorage.getItem(ME) || "null");
+    if (cached) { me = cached; check.catch(() => {}); }
+    else { try { me = await check; } catch { api.session.clear(); } }
   }
   if (!me) {
     chatPanel.hidden = true;
