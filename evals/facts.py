@@ -120,6 +120,8 @@ def partner_rows(data: Any) -> list[dict[str, Any]] | None:
 
 
 def latest_list(earlier: Sequence[Sequence[Call]], tool: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The rows of the latest list of partners shown before this turn. A `tool` that returns one partner (its
+    data has a `partner_id`) is a list of one: row 1 is the partner that earlier turn was about."""
     for turn in reversed(earlier):
         for call in reversed(turn):
             if tool is not None and call.name != tool:
@@ -127,6 +129,8 @@ def latest_list(earlier: Sequence[Sequence[Call]], tool: str | None) -> tuple[st
             rows = partner_rows(call.data)
             if rows:
                 return call.name, rows
+            if tool is not None and isinstance(call.data, dict) and isinstance(call.data.get("partner_id"), str):
+                return call.name, [call.data]
     raise FactError(f"no list of partners{f' from {tool}' if tool else ''} was shown before this turn")
 
 

@@ -162,7 +162,7 @@ def number_matches(n: Number, source: float) -> bool:
     target = abs(source)
     written = n.value
     candidates = [target / n.scale] if n.scale != 1.0 else [target]
-    if n.percent and target <= 1.0:
+    if n.percent:  # a share (0.41 → 41%) or a ratio (an ROI of 4.73 → 473%)
         candidates.append(target * 100)
     return any(_close(written, n.decimals, c) for c in candidates)
 
