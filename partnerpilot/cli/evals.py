@@ -82,5 +82,32 @@ def run(
         console.print(f"{summary['passed']} passed{guard}, {summary['scenarios'] - summary['passed']} failed")
 
 
+@eval_app.command("rejudge")
+def rejudge_cmd(
+    transcripts: Path = typer.Argument(..., help="A transcripts JSONL written by `eval run --transcripts`."),
+    scenarios: list[Path] = typer.Option(None, "--scenarios", help="Scenario folder or file (repeatable)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the JSON report here."),
+    report: Path | None = typer.Option(None, "--report", help="Write a Markdown report here."),
+) -> None:
+    """Judge recorded answers again with the current judge and scenarios, without running the agent."""
+    import json
+
+    from evals.runner import markdown_report, rejudge
+
+    if not transcripts.is_file():
+        fail(f"no transcripts file at {transcripts}", 2)
+    result = rejudge(scenarios or [DEFAULT_SCENARIOS], transcripts)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+    if report:
+        report.write_text(markdown_report(result))
+    table = Table("metric", "value", title=f"rejudged {transcripts.name}")
+    for k, v in result["summary"].items():
+        table.add_row(k, str(v))
+    console.print(table)
+    if result["not_recorded"]:
+        console.print(f"{len(result['not_recorded'])} scenarios have no recorded turns (not judged)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
