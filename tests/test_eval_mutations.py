@@ -179,8 +179,8 @@ def refusal_flag_over_help(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(graph, "finish", lambda _state: {"refused": True})
 
 
-def tool_call_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The final message is the next tool call written as JSON (what a small model does)."""
+def _answer_rewritten(rewrite: Callable[[str, Any], str]) -> Callable[..., Any]:
+    """The graph's model node with its final answers (not its tool calls) rewritten by `rewrite(text, runtime)`."""
     import agent.graph as graph
 
     real = graph.call_model
@@ -189,11 +189,19 @@ def tool_call_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
         out = real(state, runtime)
         last = out["messages"][-1]
         if isinstance(last, AIMessage) and not last.tool_calls:
-            text = json.dumps({"name": "get_readiness_score", "arguments": {}})
-            out = {**out, "messages": [AIMessage(content=text, id=last.id)]}
+            text = rewrite(str(last.content), runtime)
+            out = {**out, "messages": [AIMessage(content=text, id=last.id, additional_kwargs=last.additional_kwargs)]}
         return out
 
-    monkeypatch.setattr(graph, "call_model", call_model)
+    return call_model
+
+
+def tool_call_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final message is the next tool call written as JSON (what a small model does)."""
+    import agent.graph as graph
+
+    call = json.dumps({"name": "get_readiness_score", "arguments": {}})
+    monkeypatch.setattr(graph, "call_model", _answer_rewritten(lambda _text, _runtime: call))
 
 
 def names_another_partner(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,21 +211,13 @@ def names_another_partner(monkeypatch: pytest.MonkeyPatch) -> None:
     from readiness.models import Partner
     from readiness.scope import visible_partner_ids
 
-    real = graph.call_model
+    def add_outsider(text: str, runtime: Any) -> str:
+        with get_services().session() as s:
+            mine = set(visible_partner_ids(s, runtime.context.principal))
+            other = next(p for p in s.query(Partner).order_by(Partner.partner_id) if p.partner_id not in mine)
+            return f"{text} For comparison, {other.name} is doing better."
 
-    def call_model(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-        out = real(state, runtime)
-        last = out["messages"][-1]
-        if isinstance(last, AIMessage) and not last.tool_calls:
-            with get_services().session() as s:
-                mine = set(visible_partner_ids(s, runtime.context.principal))
-                other = next(p for p in s.query(Partner).order_by(Partner.partner_id) if p.partner_id not in mine)
-                extra = f" For comparison, {other.name} is doing better."
-            out = {**out, "messages": [AIMessage(content=f"{last.content}{extra}", id=last.id,
-                                                 additional_kwargs=last.additional_kwargs)]}
-        return out
-
-    monkeypatch.setattr(graph, "call_model", call_model)
+    monkeypatch.setattr(graph, "call_model", _answer_rewritten(add_outsider))
 
 
 def scoring_backend_down(monkeypatch: pytest.MonkeyPatch) -> None:
