@@ -356,8 +356,9 @@ def compare_transcripts(lines: list[str], compare_dir: Path, mode: str) -> list[
 def replay_lines(report: dict[str, Any]) -> list[str]:
     """Replay's two figures, on separate lines: are the recordings reproduced, and how does the model score."""
     s, r = report["summary"], report["replay"]
-    compared = (f"verdicts compared on {r['verdicts_compared']}" if r["verdicts_compared"] == r["cassettes"]
-                else f"verdicts compared on {r['verdicts_compared']}; the others were recorded under an older judge")
+    compared = f"recorded verdicts compared on {r['verdicts_compared']} of {r['cassettes']}"
+    if r["verdicts_compared"] < r["cassettes"]:
+        compared += "; the others were judged by an older judge, only their conversations are compared"
     by_model = s["passed"] - s["passed_by_guard"]
     return [
         f"reproducibility: {r['reproduced']}/{r['cassettes']} recordings replayed exactly ({compared})",
