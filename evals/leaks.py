@@ -42,15 +42,16 @@ def load_partners(folder: Path) -> tuple[PartnerEntry, ...]:
                               str(r.get("pam_id") or "").strip()) for r in _rows(folder) if r.get("partner_id"))
 
 
-def _pattern(text: str) -> re.Pattern[str]:
-    words = r"\s+".join(re.escape(w) for w in text.split())
-    return re.compile(rf"(?<![\w-]){words}(?![\w-])", re.I)
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
-@dataclass(frozen=True)
-class _Term:
-    text: str
-    pattern: re.Pattern[str]
+def _alternation(terms: list[str]) -> re.Pattern[str] | None:
+    """One pattern for many names and ids (longest first), whole words only, any spacing, any case."""
+    if not terms:
+        return None
+    parts = [r"\s+".join(re.escape(w) for w in t.split()) for t in sorted(set(terms), key=len, reverse=True)]
+    return re.compile(rf"(?<![\w-])(?:{'|'.join(parts)})(?![\w-])", re.I)
 
 
 class ScopeDirectory:
@@ -66,23 +67,23 @@ class ScopeDirectory:
             inside = {p for p in partners if p.partner_id == principal.id}
         self.inside = sorted(inside, key=lambda p: p.partner_id)
         self.outside = sorted(set(partners) - inside, key=lambda p: p.partner_id)
-        self._inside_names = [_pattern(p.name) for p in self.inside if p.name]
-        self._outside_terms = [_Term(p.name, _pattern(p.name)) for p in self.outside if p.name]
-        self._outside_terms += [_Term(p.partner_id, _pattern(p.partner_id)) for p in self.outside]
+        self._inside_names = _alternation([p.name for p in self.inside if p.name])
+        terms = [p.name for p in self.outside if p.name] + [p.partner_id for p in self.outside]
+        self._outside_terms = {_key(t): t for t in terms}
+        self._outside = _alternation(terms)
 
     def found(self, text: str, exempt: str = "") -> list[str]:
         """Out-of-scope names and ids in `text`, except those written in `exempt` and those that are part of an
         in-scope partner's name (an outsider "Summit" inside "Summit Systems")."""
-        if not text or not self._outside_terms:
+        if not text or self._outside is None:
             return []
-        covered = [m.span() for rx in self._inside_names for m in rx.finditer(text)]
-        hits = []
-        for term in self._outside_terms:
-            if exempt and term.pattern.search(exempt):
+        covered = [m.span() for m in self._inside_names.finditer(text)] if self._inside_names else []
+        allowed = {_key(m.group(0)) for m in self._outside.finditer(exempt)} if exempt else set()
+        hits: list[str] = []
+        for m in self._outside.finditer(text):
+            term = self._outside_terms[_key(m.group(0))]
+            a, b = m.span()
+            if _key(term) in allowed or term in hits or any(ca <= a and b <= cb for ca, cb in covered):
                 continue
-            for m in term.pattern.finditer(text):
-                a, b = m.span()
-                if not any(ca <= a and b <= cb for ca, cb in covered):
-                    hits.append(term.text)
-                    break
+            hits.append(term)
         return hits
