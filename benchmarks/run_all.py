@@ -90,7 +90,10 @@ def run_one(name: str, timeout: float) -> dict[str, Any]:
 
 
 def table(runs: list[dict[str, Any]]) -> Table:
-    t = Table("benchmark", "figure", "value", title="benchmarks (wall-clock on this machine)")
+    t = Table(title="benchmarks (wall-clock on this machine)")
+    t.add_column("benchmark", no_wrap=True)
+    t.add_column("figure", overflow="fold")
+    t.add_column("value", overflow="fold")
     for run in runs:
         t.add_row(run["name"], "wall time (s)", str(run["seconds"]))
         if not run["ok"]:
