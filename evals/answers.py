@@ -11,16 +11,23 @@ import json
 import re
 
 _APOS = "['’]"
-# Saying it will not or cannot do what was asked (not "I can't find a partner called X": that is an answer).
+_VERBS = (r"(?:help|assist|share|do|discuss|provide|show|give|answer|reveal|access|disclose|list|change|write|comply|"
+          r"look\s+up|see|tell|switch|act|fulfil+|process|print|dump|compare|confirm|record)\b")
+# Declining what was asked, in so many words (not "I can't find a partner called X": that is an answer).
 _DECLINE = re.compile(
     rf"\b(?:I|we)\s*(?:{_APOS}m|\s+am|{_APOS}re|\s+are)?\s*(?:"
     rf"can{_APOS}?t|cannot|can\s+not|could\s?n{_APOS}?t|won{_APOS}?t|will\s+not|must\s+decline|have\s+to\s+decline|"
-    rf"(?:not|un)able\s+to|not\s+(?:allowed|permitted|authori[sz]ed)\s+to)\s+"
-    r"(?:help|assist|share|do|discuss|provide|show|give|answer|reveal|access|disclose|list|change|write|comply|"
-    r"look\s+up|see|tell|switch|act|fulfil+|process|print|dump|compare|confirm|record)\b"
-    rf"|\boutside\s+(?:of\s+)?what\s+I\s+can\b|\bnot\s+something\s+I\s+can\b|\bI\s+(?:only|can\s+only)\s+"
-    r"(?:act|share|help|discuss|answer|access|see|work)\b|\bI\s+(?:must|have\s+to|need\s+to)\s+decline\b"
-    r"|\bthe\s+limit\s+is\b|\btoo\s+long\b",
+    rf"(?:not|un)able\s+to|not\s+(?:allowed|permitted|authori[sz]ed)\s+to)\s+{_VERBS}"
+    rf"|\b(?:unable|not\s+able|not\s+allowed|not\s+permitted)\s+to\s+{_VERBS}"
+    r"|\boutside\s+(?:of\s+)?what\s+I\s+can\b|\bnot\s+something\s+I\s+can\b"
+    r"|\bI\s+(?:must|have\s+to|need\s+to)\s+decline\b",
+    re.I,
+)
+# Also a refusal when the flag is set: a limit stated ("I only act within your book", "the limit is 4,000"). Not
+# read as a refusal when the flag is not set: "I can only see your book: here are five partners" is an answer.
+_LIMIT = re.compile(
+    rf"\bI\s+(?:only|can\s+only)\s+(?:act|share|help|discuss|answer|access|see|work)\b|\bthe\s+limit\s+is\b"
+    rf"|\btoo\s+long\b|\b(?:I|we)\s+(?:don{_APOS}?t|do\s+not)\s+(?:have\s+access|share|provide|disclose)\b",
     re.I,
 )
 # Why: the scope, the role, the limit, or what the agent is for.
@@ -44,12 +51,14 @@ def _first_sentence(text: str) -> str:
 
 
 def says_cannot_help(text: str) -> bool:
-    return _DECLINE.search(text) is not None
+    """Somewhere in the answer it declines or states the limit it is held to (what a refusal must say)."""
+    return _DECLINE.search(text) is not None or _LIMIT.search(text) is not None
 
 
 def is_refusal_text(text: str) -> bool:
-    """The answer declines: it says, in its first sentence, that it cannot or will not help."""
-    return says_cannot_help(_first_sentence(text)) or says_cannot_help(text[:200])
+    """The answer opens by declining in so many words (what an answer that is not a refusal must not do)."""
+    opening = _first_sentence(text)
+    return _DECLINE.search(opening) is not None or _DECLINE.search(text[:200]) is not None
 
 
 def refusal_gives_reason(text: str) -> bool:

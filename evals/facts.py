@@ -75,12 +75,14 @@ def read_path(data: Any, path: str) -> Any:
 
 
 def _normal(text: str) -> str:
-    return " ".join(text.lower().replace("_", " ").split())
+    """Case, underscores, hyphens, punctuation and spacing do not matter: "Sales-motion maturity" is stated as
+    "sales motion maturity", `not_yet` as "not yet"."""
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
 def stated(answer: str, value: Any) -> bool:
     """Whether the answer states the value: numbers as the product rounds and formats them, dates in any usual
-    form, strings case-insensitively (underscores read as spaces: `not_yet` is stated as "not yet")."""
+    form, strings as `_normal` reads them."""
     if isinstance(value, bool) or value is None or isinstance(value, dict):
         raise FactError(f"a {type(value).__name__} value cannot be stated; point the path at a number or a string")
     if isinstance(value, list):

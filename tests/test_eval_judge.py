@@ -93,6 +93,15 @@ def test_a_tool_fact_holds_when_the_answer_states_the_rounded_value() -> None:
     assert not v.passed and v.facts_found == 0
 
 
+def test_strings_are_stated_whatever_the_case_hyphens_or_underscores() -> None:
+    data = {"top_gap": {"label": "Sales-motion maturity"}, "outlook": "not_yet"}
+    expect = Expect(facts=[Fact(tool="diagnose_gtm_gaps", path="top_gap.label"),
+                           Fact(tool="diagnose_gtm_gaps", path="outlook")])
+    calls = [("diagnose_gtm_gaps", {}, data)]
+    assert judge(record("Your biggest gap is sales motion maturity; you are not yet ready.", calls), expect).passed
+    assert not judge(record("Your biggest gap is your ICP.", calls), expect).passed
+
+
 def test_money_shares_and_star_paths_are_stated_as_the_product_shows_them() -> None:
     assert states_number("about $27.8k at stake", 27837.0)
     assert states_number("$1.2M of pipeline", 1_170_000.0)
@@ -173,6 +182,10 @@ def test_the_refusal_flag_and_the_text_must_agree() -> None:
     unflagged = record("I can't help with that: it is outside your book.")
     assert "flag is not set" in judge(unflagged, Expect()).failures[0]
     assert judge(record("I can't find a partner called Zed in your book."), Expect()).passed
+    # other ways to decline with a reason, and a scope statement that opens a helpful answer
+    assert judge(record("I don't have access to other partners' data.", refused=True), Expect(refuses=True)).passed
+    assert judge(record("Unable to share that: only your own account.", refused=True), Expect(refuses=True)).passed
+    assert judge(record("I can only see your book: Bluefin Technologies leads."), Expect(refuses=False)).passed
 
 
 @pytest.mark.parametrize("answer", [
