@@ -294,13 +294,17 @@ class Browser:
         finally:
             self.size(size)
 
-    def check_view(self, name: str, sizes: tuple[str, ...] = ("desktop", "mobile")) -> dict[str, Any]:
-        """Every view, at each size: a screenshot, no raw Markdown, no sideways scrolling, no serious or critical
-        axe violation; and no console error so far. Returns the findings (the test asserts on them)."""
+    def check_view(self, name: str, sizes: tuple[str, ...] = ("desktop", "mobile"), show: str | None = None
+                   ) -> dict[str, Any]:
+        """Every view, at each size: a screenshot (scrolled to `show` when given), no raw Markdown, no sideways
+        scrolling, no serious or critical axe violation; and no console error so far. Returns the findings (the test
+        asserts on them)."""
         findings: dict[str, Any] = {}
         for size in sizes:
             self.size(size)
             self.js("window.scrollTo(0, 0)")
+            if show:  # the part of the page this view is about (the chat sits below the cards on a phone)
+                self.js("document.querySelector(arguments[0]).scrollIntoView({block: 'end'})", show)
             time.sleep(0.2)  # layout settles after the viewport change
             width, height = SIZES[size]
             self.screenshot(f"{name}-{width}x{height}")

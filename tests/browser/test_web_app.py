@@ -185,7 +185,7 @@ def test_partner_sees_gauge_and_plan_claims_a_milestone_and_chats(web: Browser, 
     # The same score in the chat as on the page.
     scored, _ = send_chat(web, "What's my readiness score?")
     assert re.search(rf"\b{re.escape(js(score['score']))}\b", scored.text), (scored.text, score["score"])
-    assert_view_clean(web.check_view("partner-chat"), "partner chat")
+    assert_view_clean(web.check_view("partner-chat", show="#chat"), "partner chat")
 
     cited = citations[0].get_attribute("href")
     pid = cited.rsplit("/", 1)[1]

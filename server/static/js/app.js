@@ -27,7 +27,16 @@ function renderNav(me, path) {
   const home = { partner: "My dashboard", pam: "My book" }[me.role] || "Program";
   const links = [["/", home], ["/playbooks", "Playbooks"]];
   replace(nav, h("ul", {}, links.map(([href, text]) => h("li", {},
-    h("a", { href, "aria-current": (href === "/" ? path === "/" : path.startsWith(href)) ? "page" : null }, text)))));
+    h("a", { href, "aria-current": (href === "/" ? path === "/" : path.startsWith(href)) ? "page" : null }, text))),
+    // On a phone the chat sits below the page: one tap to reach it.
+    h("li", { class: "to-chat" }, h("a", { href: "#chat", on: { click: focusChat } }, "Chat"))));
+}
+
+function focusChat(e) {
+  e.preventDefault();
+  chatPanel.scrollIntoView({ block: "start" });
+  const input = chatPanel.querySelector("textarea");
+  if (input) input.focus({ preventScroll: true });
 }
 
 function renderIdentity(me) {
