@@ -46,7 +46,10 @@ function renderIdentity(me) {
     api.session.clear();
     location.assign("/");
   });
-  replace(identity, h("span", { class: "who" }, me.name || me.principal_id, h("span", { class: "muted" }, ` · ${ROLE_NAMES[me.role] || me.role}`)), out);
+  const role = ROLE_NAMES[me.role] || me.role;
+  // A leader or admin key names no partner or PAM: the role is the name.
+  const who = me.name ? [me.name, h("span", { class: "muted" }, ` · ${role}`)] : [role];
+  replace(identity, h("span", { class: "who" }, who), out);
   identity.hidden = false;
 }
 

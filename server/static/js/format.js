@@ -38,3 +38,12 @@ export function humanize(code) {
   const text = String(code).replace(/_/g, " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+// Go-to-market gap codes as people write them.
+const GAPS = {
+  icp: "ICP", use_case: "Use case", sales_motion: "Sales motion", delivery_credibility: "Delivery credibility",
+  business_communication: "Business communication", ae_engagement: "AE engagement", enablement: "Enablement",
+  pipeline_hygiene: "Pipeline hygiene", co_sell: "Co-sell",
+};
+
+export function gap(code) { return GAPS[code] || humanize(code); }

@@ -16,7 +16,7 @@ export async function playbookView(main, id) {
       h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/playbooks" }, "← All playbooks")),
       h("article", { class: "playbook card" },
         h("h1", {}, doc.title),
-        h("p", { class: "lede" }, [`For: ${doc.gaps.map(fmt.humanize).join(", ")}`, doc.phase === "any" ? "any phase" : `day ${doc.phase}`,
+        h("p", { class: "lede" }, [`For: ${doc.gaps.map(fmt.gap).join(", ")}`, doc.phase === "any" ? "any phase" : `day ${doc.phase}`,
           `${fmt.count(doc.word_count)} words`, `updated ${fmt.date(doc.updated_on)}`].join(" · ")),
         body));
   } catch (err) {
@@ -31,8 +31,8 @@ export async function playbookIndex(main) {
     const byGap = new Map();
     for (const p of list) for (const g of p.gaps) { if (!byGap.has(g)) byGap.set(g, []); byGap.get(g).push(p); }
     replace(main, h("h1", {}, "Playbooks"),
-      h("div", { class: "grid" }, [...byGap.entries()].sort().map(([gap, items]) => h("section", { class: "card", "aria-label": fmt.humanize(gap) },
-        h("div", { class: "card-head" }, h("h2", {}, fmt.humanize(gap))),
+      h("div", { class: "grid" }, [...byGap.entries()].sort().map(([gap, items]) => h("section", { class: "card", "aria-label": fmt.gap(gap) },
+        h("div", { class: "card-head" }, h("h2", {}, fmt.gap(gap))),
         h("ul", { class: "playbooks" }, items.map((p) => h("li", {}, h("a", { href: `/playbooks/${encodeURIComponent(p.id)}` }, p.title))))))));
   } catch (err) { replace(main, h("h1", {}, "Playbooks"), h("p", { class: "error" }, errorText(err))); }
 }
