@@ -93,8 +93,10 @@ async def run(d: Deployment, sessions: int, turns: int, think: float) -> dict[st
     actors = [pams[i % len(pams)] if i % 5 == 0 else partners[i % len(partners)] for i in range(sessions)]
     limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
     async with httpx.AsyncClient(base_url=d.base, timeout=120, limits=limits) as c:
+        # Warm-up: every session's first turn, so that every worker has loaded its models and caches before the
+        # memory baseline is read.
         warm: list[dict[str, Any]] = []
-        await asyncio.gather(*(session(c, d, a, 2, 0.0, warm, 0.0) for a in actors[:10]))
+        await asyncio.gather(*(session(c, d, a, 1, 0.0, warm, think * i / sessions) for i, a in enumerate(actors)))
         rss_start = d.worker_rss_mb()
         results: list[dict[str, Any]] = []
         started = time.perf_counter()
@@ -115,6 +117,8 @@ async def run(d: Deployment, sessions: int, turns: int, think: float) -> dict[st
         "worker_rss_mb_start": {str(k): round(v, 1) for k, v in rss_start.items()},
         "worker_rss_mb_end": {str(k): round(v, 1) for k, v in rss_end.items()},
         "rss_growth_pct": round((after - before) / before * 100, 1) if before else None,
+        "worker_restarts": len(set(rss_start) - set(rss_end)),
+        "warmup_errors": sum(not r["ok"] for r in warm),
     }
 
 

@@ -28,6 +28,7 @@ from server.schemas import PrincipalOption
 SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "lumenware"
 SAMPLE_MARKER = "sample-dataset.json"
 EPOCH = date(1970, 1, 1)
+WORKER_HEALTHCHECK_S = 30
 
 
 class BootstrapReport(BaseModel):
@@ -174,7 +175,10 @@ def up(
     else:
         console.print(f"Demo login is off: {demo.reason}. Create a key: partnerpilot keys create --pam ID")
     console.print("Terminal chat: partnerpilot chat --as pam:ID | partner:ID\n")
-    uvicorn.run("server.app:app", host=host, port=port, workers=workers, log_level="warning")
+    # The supervisor restarts a worker that does not answer its ping in time; on a busy machine a worker busy with
+    # turns can take longer than uvicorn's 5 s default to answer, and a restart drops its streams.
+    uvicorn.run("server.app:app", host=host, port=port, workers=workers, log_level="warning",
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
 
 
 def register(app: typer.Typer) -> None:
