@@ -24,7 +24,7 @@ from readiness.db import init_db, make_engine, session_scope
 from readiness.importers import import_dataset
 from readiness.keys import create_key, revoke_key
 from tests.api_support import FIXTURE_PLAYBOOKS, REDIS_URL, free_port, redis_problem, require_service
-from tests.conftest import _PG_SKIP_REASON, LUMENWARE, LUMENWARE_AS_OF, POSTGRES_URL, _postgres_admin
+from tests.conftest import LUMENWARE, LUMENWARE_AS_OF, POSTGRES_URL, _postgres_admin, require_postgres
 
 pytestmark = [pytest.mark.xdist_group("workers"), pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def pg_program() -> Iterator[tuple[str, Engine]]:
     """The lumenware program in a throw-away PostgreSQL database: (SQLAlchemy URL, engine)."""
-    require_service(_PG_SKIP_REASON)
+    require_postgres()
     require_service(redis_problem(REDIS_URL))
     name = f"pp_workers_{uuid.uuid4().hex[:10]}"
     with _postgres_admin() as conn:
