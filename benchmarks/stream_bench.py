@@ -21,6 +21,7 @@ import httpx
 
 from benchmarks.deployment import Deployment, deployment, load_average, percentile
 
+WARM_SESSIONS = 10
 PARTNER_TURNS = ["hello", "what's my readiness score?", "why is it so low?", "what is my biggest gap?",
                  "show me the playbook for it", "how is my plan going?", "what should I do next?",
                  "any nudges for me?", "how is my pipeline?", "thanks"]
@@ -93,9 +94,10 @@ async def run(d: Deployment, sessions: int, turns: int, think: float) -> dict[st
     actors = [pams[i % len(pams)] if i % 5 == 0 else partners[i % len(partners)] for i in range(sessions)]
     limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
     async with httpx.AsyncClient(base_url=d.base, timeout=120, limits=limits) as c:
-        # Warm-up: every session's first turn, so that every worker has loaded its models and caches before the
-        # memory baseline is read.
+        # Warm-up: the whole script, by enough sessions that every worker has run every kind of turn (loaded the
+        # knowledge base, filled its caches) before the memory baseline is read; then every session's first turn.
         warm: list[dict[str, Any]] = []
+        await asyncio.gather(*(session(c, d, a, turns, 0.0, warm, 0.0) for a in actors[:WARM_SESSIONS]))
         await asyncio.gather(*(session(c, d, a, 1, 0.0, warm, think * i / sessions) for i, a in enumerate(actors)))
         rss_start = d.worker_rss_mb()
         results: list[dict[str, Any]] = []

@@ -29,6 +29,7 @@ SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "l
 SAMPLE_MARKER = "sample-dataset.json"
 EPOCH = date(1970, 1, 1)
 WORKER_HEALTHCHECK_S = 30
+KEEP_ALIVE_S = 30
 
 
 class BootstrapReport(BaseModel):
@@ -177,8 +178,10 @@ def up(
     console.print("Terminal chat: partnerpilot chat --as pam:ID | partner:ID\n")
     # The supervisor restarts a worker that does not answer its ping in time; on a busy machine a worker busy with
     # turns can take longer than uvicorn's 5 s default to answer, and a restart drops its streams.
+    # Chat clients pause between a reply and their next message: keep their connections longer than uvicorn's 5 s,
+    # which a busy server can let lapse just as the client reuses the connection (a reset POST).
     uvicorn.run("server.app:app", host=host, port=port, workers=workers, log_level="warning",
-                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, timeout_keep_alive=KEEP_ALIVE_S)
 
 
 def register(app: typer.Typer) -> None:
