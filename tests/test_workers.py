@@ -179,7 +179,11 @@ def test_up_with_two_workers_serves_from_two_processes_on_postgres(pg_program: t
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, proc, log, path="/readyz", timeout=300)
-        ready = httpx.get(f"{base}/readyz", timeout=5).json()
+        # Each worker answers for itself, and a worker opens the index in the background: poll until one says ready.
+        deadline = time.monotonic() + 60
+        while (r := httpx.get(f"{base}/readyz", timeout=5)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        ready = r.json()
         assert set(ready["checks"]) == {"store", "checkpointer", "index", "redis"}
         assert all(c["ok"] for c in ready["checks"].values()) and "Redis" in ready["checks"]["redis"]["detail"]
         workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
