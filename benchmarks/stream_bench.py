@@ -21,6 +21,7 @@ import httpx
 
 from benchmarks.deployment import Deployment, deployment, load_average, percentile
 
+WARM_SESSIONS = 10
 PARTNER_TURNS = ["hello", "what's my readiness score?", "why is it so low?", "what is my biggest gap?",
                  "show me the playbook for it", "how is my plan going?", "what should I do next?",
                  "any nudges for me?", "how is my pipeline?", "thanks"]
@@ -93,8 +94,11 @@ async def run(d: Deployment, sessions: int, turns: int, think: float) -> dict[st
     actors = [pams[i % len(pams)] if i % 5 == 0 else partners[i % len(partners)] for i in range(sessions)]
     limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
     async with httpx.AsyncClient(base_url=d.base, timeout=120, limits=limits) as c:
+        # Warm-up: the whole script, by enough sessions that every worker has run every kind of turn (loaded the
+        # knowledge base, filled its caches) before the memory baseline is read; then every session's first turn.
         warm: list[dict[str, Any]] = []
-        await asyncio.gather(*(session(c, d, a, 2, 0.0, warm, 0.0) for a in actors[:10]))
+        await asyncio.gather(*(session(c, d, a, turns, 0.0, warm, 0.0) for a in actors[:WARM_SESSIONS]))
+        await asyncio.gather(*(session(c, d, a, 1, 0.0, warm, think * i / sessions) for i, a in enumerate(actors)))
         rss_start = d.worker_rss_mb()
         results: list[dict[str, Any]] = []
         started = time.perf_counter()
@@ -115,6 +119,8 @@ async def run(d: Deployment, sessions: int, turns: int, think: float) -> dict[st
         "worker_rss_mb_start": {str(k): round(v, 1) for k, v in rss_start.items()},
         "worker_rss_mb_end": {str(k): round(v, 1) for k, v in rss_end.items()},
         "rss_growth_pct": round((after - before) / before * 100, 1) if before else None,
+        "worker_restarts": len(set(rss_start) - set(rss_end)),
+        "warmup_errors": sum(not r["ok"] for r in warm),
     }
 
 

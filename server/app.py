@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from agent.context import Context
 from agent.graph import build_graph
@@ -61,6 +61,7 @@ from server.schemas import (
     WhoAmI,
 )
 from server.shared import shared_state
+from server.streaming import events_from_thread
 from server.turns import history_of, run_turn, stream_turn
 from server.web import router as web_router
 from server.web.chat import ChatPresenter
@@ -231,7 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             started = time.perf_counter()
             yield {"event": "start", "data": json.dumps({"thread_id": thread_id})}
             try:
-                async for event in iterate_in_threadpool(events):
+                async for event in events_from_thread(events):
                     shown = presenter.present(event)
                     yield {"event": event.type, "data": shown.model_dump_json(exclude_none=True)}
                     if event.type == "end":

@@ -5,6 +5,7 @@ security headers, metrics need an admin key. Each test failed on the server as i
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from server.observability import configure_logging
 from tests.api_support import Api, app_for, free_port
 
 pytestmark = pytest.mark.xdist_group("server")
@@ -156,6 +158,7 @@ def test_html_responses_carry_security_headers_and_metrics_need_an_admin_key(api
 
 
 def test_request_ids_are_echoed_and_logged_as_json(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(logging.INFO, "json")  # as the server configures it (another test may have changed it)
     r = api.client.get("/v1/me", headers=api.h("pam2", **{"X-Request-ID": "trace-abc.123"}))
     assert r.headers["x-request-id"] == "trace-abc.123"
     forged = api.client.get("/v1/me", headers=api.h("pam2", **{"X-Request-ID": "bad id\twith spaces"}))

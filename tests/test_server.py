@@ -8,25 +8,20 @@ Thistle Networks is in pam-02's book; p-002 Westbrook Consulting is in pam-01's.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from agent import services
-from agent.services import configure
-from readiness.db import make_engine
 from readiness.settings import Settings, get_settings
 from server.app import create_app
-from tests.conftest import LUMENWARE_AS_OF
 
 pytestmark = pytest.mark.xdist_group("server")
 TOKENS = "tok-pam2=pam:pam-02,tok-p014=partner:p-014,tok-p004=partner:p-004,tok-admin=admin:ops"
@@ -37,25 +32,13 @@ ADMIN = {"Authorization": "Bearer tok-admin"}
 
 
 @pytest.fixture
-def make_app(lumenware_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh store copy, checkpoints under a temp home, the offline planner; returns an app factory."""
-    db = tmp_path / "store.db"
-    shutil.copyfile(lumenware_db, db)
-    monkeypatch.setenv("PARTNERPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PARTNERPILOT_DATABASE_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("PARTNERPILOT_AS_OF", LUMENWARE_AS_OF)
-    monkeypatch.setenv("PARTNERPILOT_PROVIDER", "offline")
-    get_settings.cache_clear()
-    engine = make_engine(f"sqlite:///{db}")
-    monkeypatch.setattr(services, "_services", services._services)  # restored after the test
-    configure(engine)
+def make_app(store: Engine) -> Any:
+    """An app factory on a fresh lumenware store copy (tests.api_support.store), offline planner."""
 
     def make(**overrides: Any) -> Any:
         return create_app(Settings(**{"api_tokens": TOKENS, "secret_key": "test-secret", **overrides}))
 
-    yield make
-    engine.dispose()
-    get_settings.cache_clear()
+    return make
 
 
 @pytest.fixture

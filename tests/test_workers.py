@@ -24,7 +24,7 @@ from readiness.db import init_db, make_engine, session_scope
 from readiness.importers import import_dataset
 from readiness.keys import create_key, revoke_key
 from tests.api_support import FIXTURE_PLAYBOOKS, REDIS_URL, free_port, redis_problem, require_service
-from tests.conftest import _PG_SKIP_REASON, LUMENWARE, LUMENWARE_AS_OF, POSTGRES_URL, _postgres_admin
+from tests.conftest import LUMENWARE, LUMENWARE_AS_OF, POSTGRES_URL, _postgres_admin, require_postgres
 
 pytestmark = [pytest.mark.xdist_group("workers"), pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def pg_program() -> Iterator[tuple[str, Engine]]:
     """The lumenware program in a throw-away PostgreSQL database: (SQLAlchemy URL, engine)."""
-    require_service(_PG_SKIP_REASON)
+    require_postgres()
     require_service(redis_problem(REDIS_URL))
     name = f"pp_workers_{uuid.uuid4().hex[:10]}"
     with _postgres_admin() as conn:
@@ -179,7 +179,11 @@ def test_up_with_two_workers_serves_from_two_processes_on_postgres(pg_program: t
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, proc, log, path="/readyz", timeout=300)
-        ready = httpx.get(f"{base}/readyz", timeout=5).json()
+        # Each worker answers for itself, and a worker opens the index in the background: poll until one says ready.
+        deadline = time.monotonic() + 60
+        while (r := httpx.get(f"{base}/readyz", timeout=5)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        ready = r.json()
         assert set(ready["checks"]) == {"store", "checkpointer", "index", "redis"}
         assert all(c["ok"] for c in ready["checks"].values()) and "Redis" in ready["checks"]["redis"]["detail"]
         workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]

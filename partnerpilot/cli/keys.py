@@ -76,10 +76,11 @@ def keys_list(
     if as_json:
         print_json(rows)
         return
-    t = Table("key id", "principal", "name", "created", "expires", "status")
+    t = Table("principal", "name", "created (UTC)", "expires (UTC)", "status")
+    t.add_column("key id", no_wrap=True, min_width=12)  # what `keys revoke` takes: never cut
     for r in rows:
-        t.add_row(r.key_id, f"{r.role}:{r.principal_id}", r.name or "", r.created_at.strftime("%Y-%m-%d %H:%M"),
-                  r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else "never", r.status)
+        t.add_row(f"{r.role}:{r.principal_id}", r.name or "", r.created_at.strftime("%Y-%m-%d %H:%M"),
+                  r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else "never", r.status, r.key_id)
     console.print(t)
 
 

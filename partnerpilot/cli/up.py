@@ -27,6 +27,8 @@ from server.schemas import PrincipalOption
 # The checkout's sample ecosystem (`make run` runs from the checkout).
 SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "lumenware"
 SAMPLE_MARKER = DEMO_MARKER
+WORKER_HEALTHCHECK_S = 30
+KEEP_ALIVE_S = 30
 
 
 class BootstrapReport(BaseModel):
@@ -158,7 +160,12 @@ def up(
     else:
         console.print(f"Demo login is off: {demo.reason}. Create a key: partnerpilot keys create --pam ID")
     console.print("Terminal chat: partnerpilot chat --as pam:ID | partner:ID\n")
-    uvicorn.run("server.app:app", host=host, port=port, workers=workers, log_level="warning")
+    # The supervisor restarts a worker that does not answer its ping in time; on a busy machine a worker busy with
+    # turns can take longer than uvicorn's 5 s default to answer, and a restart drops its streams.
+    # Chat clients pause between a reply and their next message: keep their connections longer than uvicorn's 5 s,
+    # which a busy server can let lapse just as the client reuses the connection (a reset POST).
+    uvicorn.run("server.app:app", host=host, port=port, workers=workers, log_level="warning",
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, timeout_keep_alive=KEEP_ALIVE_S)
 
 
 def register(app: typer.Typer) -> None:
