@@ -154,12 +154,13 @@ def serve(home: Path, env: dict[str, str], up: bool = True, timeout_s: float = 2
     uvicorn, on a free port; stopped (by its own pid) afterwards."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "PARTNERPILOT_HOME": str(home), "PARTNERPILOT_PROVIDER": "offline",
-                "PARTNERPILOT_DEMO_LOGIN": "true", "ANONYMIZED_TELEMETRY": "False", **env}
-    for name in ("PARTNERPILOT_API_TOKENS", "PARTNERPILOT_OIDC_JWKS", "PARTNERPILOT_REDIS_URL", "OPENAI_API_KEY",
-                 "OPENAI_BASE_URL", "PARTNERPILOT_RATE_LIMIT_PER_MINUTE"):
-        full_env.pop(name, None)
-    full_env["PARTNERPILOT_RATE_LIMIT_PER_MINUTE"] = "0"  # a browser test is one user clicking fast
+    # Nothing from the caller's environment that would change who signs in or which model answers.
+    ignored = ("PARTNERPILOT_API_TOKENS", "PARTNERPILOT_OIDC_JWKS", "PARTNERPILOT_REDIS_URL", "OPENAI_API_KEY",
+               "OPENAI_BASE_URL", "PARTNERPILOT_MODEL")
+    full_env = {k: v for k, v in os.environ.items() if k not in ignored}
+    full_env.update({"PARTNERPILOT_HOME": str(home), "PARTNERPILOT_PROVIDER": "offline",
+                     "PARTNERPILOT_DEMO_LOGIN": "true", "ANONYMIZED_TELEMETRY": "False",
+                     "PARTNERPILOT_RATE_LIMIT_PER_MINUTE": "0", **env})  # one user clicking fast: no rate limit
     bindir = Path(sys.executable).parent
     cmd = ([str(bindir / "partnerpilot"), "up", "--port", str(port)] if up
            else [sys.executable, "-m", "uvicorn", "server.app:app", "--port", str(port), "--log-level", "warning"])
@@ -188,6 +189,71 @@ def serve(home: Path, env: dict[str, str], up: bool = True, timeout_s: float = 2
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+class ScriptedModel:
+    """An OpenAI-compatible endpoint on 127.0.0.1 that answers every chat completion with one scripted answer,
+    streamed in small chunks `delay_s` apart, as a hosted model streams tokens (the offline planner composes its
+    answer at once, so only a model shows streaming as a reader sees it)."""
+
+    def __init__(self, answer: str, chunk_chars: int = 6, delay_s: float = 0.03) -> None:
+        import http.server
+        import threading
+
+        model = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                model.requests += 1
+                if not body.get("stream"):
+                    self._send_json({"id": "scripted", "object": "chat.completion", "created": 0,
+                                     "model": body.get("model", "scripted"), "choices": [{
+                                         "index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": model.answer}}],
+                                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                    return
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                pieces = [model.answer[k: k + chunk_chars] for k in range(0, len(model.answer), chunk_chars)]
+                for k, piece in enumerate(pieces):
+                    delta = {"role": "assistant", "content": piece} if k == 0 else {"content": piece}
+                    self._chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                    time.sleep(delay_s)
+                self._chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                self._chunk({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(pieces),
+                                                      "total_tokens": 1 + len(pieces)}})
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _chunk(self, payload: dict[str, Any]) -> None:
+                payload = {"id": "scripted", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+                           **payload}
+                self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+                self.wfile.flush()
+
+            def _send_json(self, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.answer = answer
+        self.requests = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @dataclass
@@ -357,5 +423,6 @@ def copy_store(src: Path, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
-__all__ = ["SCREENSHOTS", "SIZES", "Browser", "Server", "assert_view_clean", "browser", "copy_store", "free_port",
-           "measure_ready", "month_ends", "prepare_seeded_book", "require_browser", "serve", "snapshot_history"]
+__all__ = ["SCREENSHOTS", "SIZES", "Browser", "ScriptedModel", "Server", "assert_view_clean", "browser", "copy_store",
+           "free_port", "measure_ready", "month_ends", "prepare_seeded_book", "require_browser", "serve",
+           "snapshot_history"]
