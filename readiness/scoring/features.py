@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -52,16 +53,22 @@ def _iso_day(text: str) -> int:
     return to_day(date.fromisoformat(text[:10]))
 
 
+_DAYS: dict[object, int] = {None: NEVER}
+
+
 def as_day(v: object) -> int:
     """A date, or SQLite's ISO text for one, as a day number (NEVER when missing); a program has a few thousand
-    distinct dates, so text is parsed once per value."""
-    if v is None:
+    distinct dates, so each is converted once and then found in a dict (a whole program converts 150,000)."""
+    try:
+        return _DAYS[v]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: not a date
         return NEVER
-    if isinstance(v, str):
-        return _iso_day(v)
-    if isinstance(v, date):
-        return to_day(v)
-    return NEVER
+    day = _iso_day(v) if isinstance(v, str) else to_day(v) if isinstance(v, date) else NEVER
+    if len(_DAYS) < 100_000:
+        _DAYS[v] = day
+    return day
 
 
 @dataclass
@@ -101,7 +108,7 @@ class Features:
     pam_ids: list[str | None]
     types: list[str]
     regions: list[str | None]
-    specializations: list[list[str]]
+    specializations: list[tuple[str, ...]]
     joined: np.ndarray  # day or NEVER
     employees: np.ndarray  # nan when unknown
     overlap_accounts: np.ndarray  # nan when unknown
@@ -137,13 +144,13 @@ def _json_list(raw: str) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else ()
 
 
-def spec_list(raw: object) -> list[str]:
+def spec_list(raw: object) -> tuple[str, ...]:
     """Specializations from the JSON column; parsed once per distinct value (programs reuse a few combinations)."""
     if raw is None:
-        return []
+        return ()
     if isinstance(raw, str):
-        return list(_json_list(raw))
-    return list(raw) if isinstance(raw, list | tuple) else []
+        return _json_list(raw)
+    return tuple(raw) if isinstance(raw, list | tuple) else ()
 
 
 def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
@@ -197,8 +204,9 @@ class FeatureLoad:
         idx = {pid: i for i, pid in enumerate(ids)}
         feats = Features(
             as_of=as_of, ids=ids, names=[r[1] for r in rows], pam_ids=[r[2] for r in rows],
-            types=[r[3] for r in rows], regions=[r[4] for r in rows], specializations=[spec_list(r[5]) for r in rows],
-            joined=np.array([as_day(r[6]) for r in rows], dtype=float),
+            types=[r[3] for r in rows], regions=[r[4] for r in rows],
+            specializations=list(map(spec_list, map(itemgetter(5), rows))),
+            joined=np.fromiter(map(as_day, map(itemgetter(6), rows)), dtype=float, count=n),
             employees=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float),
             overlap_accounts=np.array([np.nan if r[8] is None else r[8] for r in rows], dtype=float),
             conflict=[(r[9] or "").strip() or None for r in rows],
@@ -282,8 +290,9 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
         .group_by(Opportunity.partner_id, Opportunity.attribution)
     )
     if partner_ids is not None and len(partner_ids) <= MAX_IN_LIST:
-        stmt = stmt.where(Opportunity.partner_id.in_(feats.ids))
-    rows = session.connection().execute(stmt).all()
+        rows = session.connection().execute(stmt.where(Opportunity.partner_id.in_(feats.ids))).all()
+    else:  # a whole program: raw rows (dates as the driver returns them, converted once per distinct value)
+        rows = fetch_rows(session, stmt)
     for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365, n90, co_sell, open_amt in rows:
         i = idx.get(pid)
         if i is None:

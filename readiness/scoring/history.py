@@ -147,6 +147,14 @@ def _iso_date(text: str) -> date:
     return date.fromisoformat(text[:10])
 
 
+def _numbers(values: list[str | None]) -> np.ndarray:
+    """Stored counts as floats (NaN for none); numpy parses the usual whole-number texts in C."""
+    try:
+        return np.array([v if v not in (None, "") else "nan" for v in values], dtype=float)
+    except ValueError:  # an odd value somewhere: one at a time
+        return np.fromiter(map(_number, values), dtype=float, count=len(values))
+
+
 def _number(value: str | None) -> float:
     try:
         return float(value) if value not in (None, "") else float("nan")
@@ -178,7 +186,7 @@ def apply_history(feats: Features, history: History) -> None:
         feats.dated[attr][pos[ok]] = True
         feats.since[attr][pos[ok]] = np.fromiter(map(_day_of, map(str, days)), dtype=float, count=n)[ok]
         if attr in arrays:
-            arrays[attr][pos[ok]] = np.fromiter(map(_number, values), dtype=float, count=n)[ok]
+            arrays[attr][pos[ok]] = _numbers(values)[ok]
         else:
             for i, value in zip(pos[ok].tolist(), (v for v, good in zip(values, ok, strict=True) if good),
                                 strict=True):

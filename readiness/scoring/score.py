@@ -101,8 +101,12 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
     gtm_text: dict[int, dict[str, tuple[float, list[str]]]] = {}
     if scorer is not None:
         tw = cfg.gtm.text_weight
+        unprofiled = scorer(None) or {}  # a scorer is a function of the profile: judged once for "no profile"
         for i, pid in enumerate(feats.ids):
-            judged = scorer(feats.gtm_profiles.get(pid)) or {}
+            profile = feats.gtm_profiles.get(pid)
+            judged = (scorer(profile) or {}) if profile is not None else unprofiled
+            if not judged:
+                continue
             gtm_text[i] = judged
             for key, (score01, _) in judged.items():
                 if key in gtm:
