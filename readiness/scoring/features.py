@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from readiness.models import GTMProfile, Opportunity, Partner
 from readiness.scoring import activity
 from readiness.scoring.history import History, apply_history, profiles_as_of, values_as_of
-from readiness.scoring.rawsql import fetch_rows
+from readiness.scoring.rawsql import compile_query, dbapi_connection, fetch_rows, ids_params, in_ids, run_query
 from readiness.settings import get_settings
 
 EPOCH = date(1970, 1, 1)
@@ -121,6 +121,7 @@ class Features:
     # from partners.csv exists) and the day it took effect (NEVER when undated).
     dated: dict[str, np.ndarray] = field(default_factory=dict)
     since: dict[str, np.ndarray] = field(default_factory=dict)
+    profiles_loaded: bool = False  # GTM profile texts were read for this scope (see load_features)
 
     @property
     def n(self) -> int:
@@ -165,6 +166,10 @@ def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
         return fetch_rows(session, stmt)
     if len(partner_ids) <= MAX_PROFILES:
         return list(session.connection().execute(stmt.where(Partner.partner_id.in_(partner_ids))).all())
+    if len(partner_ids) <= MAX_IN_LIST:  # an incremental rescore: seek each partner, rows raw
+        dialect = session.get_bind().dialect.name
+        return run_query(dbapi_connection(session), compile_query(
+            session, stmt.where(in_ids(Partner.partner_id, dialect)), ids_params(partner_ids, dialect)))
     wanted = set(partner_ids)
     return [r for r in fetch_rows(session, stmt) if r[0] in wanted]
 
@@ -181,10 +186,13 @@ class FeatureLoad:
         self.with_profiles, self.all_profiles = with_profiles, all_profiles
         self.ids: list[str] | None = None
         self.pending: activity.PendingActivity | None = None
-        if partner_ids is None:
-            self.ids = [r[0] for r in fetch_rows(session, select(Partner.partner_id).order_by(Partner.partner_id))]
-            self.pending = activity.start_whole_program(session, self.ids, to_day(as_of), half_life_days, KINDS,
-                                                        get_settings().scoring_workers)
+        if partner_ids is None or len(partner_ids) >= activity.SHARD_MIN_IDS:
+            everyone = [r[0] for r in fetch_rows(session, select(Partner.partner_id).order_by(Partner.partner_id))]
+            wanted = None if partner_ids is None else set(partner_ids)
+            self.ids = everyone if wanted is None else [pid for pid in everyone if pid in wanted]
+            in_list = partner_ids is not None and len(self.ids) <= MAX_IN_LIST
+            self.pending = activity.start(session, self.ids, to_day(as_of), half_life_days, KINDS, in_list,
+                                          get_settings().scoring_workers)
 
     def __enter__(self) -> FeatureLoad:
         return self
@@ -196,9 +204,12 @@ class FeatureLoad:
     def finish(self) -> Features:
         session, as_of, partner_ids = self.session, self.as_of, self.partner_ids
         rows = _partners(session, partner_ids)
-        if self.ids is not None and len(rows) != len(self.ids):  # partners added since the ids were read
+        if self.ids is not None and len(rows) != len(self.ids):  # partners added (or gone) since the ids were read
             known = set(self.ids)
             rows = [r for r in rows if r[0] in known]
+            if len(rows) != len(self.ids) and self.pending is not None:  # positions no longer line up: read here
+                self.pending.close()
+                self.pending = None
         n = len(rows)
         ids = [r[0] for r in rows]
         idx = {pid: i for i, pid in enumerate(ids)}
@@ -217,6 +228,7 @@ class FeatureLoad:
         _load_opportunities(session, feats, idx, as_of, self.window, partner_ids, self.co_sell_window)
         if self.with_profiles and n and (n <= MAX_PROFILES or self.all_profiles):
             feats.gtm_profiles = profiles_as_of(session, ids if n <= MAX_PROFILES else None, idx, as_of, history)
+            feats.profiles_loaded = True
         pending, self.pending = self.pending, None
         _load_activity(session, feats, to_day(as_of), self.half_life, partner_ids, pending)
         return feats
@@ -290,7 +302,9 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
         .group_by(Opportunity.partner_id, Opportunity.attribution)
     )
     if partner_ids is not None and len(partner_ids) <= MAX_IN_LIST:
-        rows = session.connection().execute(stmt.where(Opportunity.partner_id.in_(feats.ids))).all()
+        dialect = session.get_bind().dialect.name
+        rows = session.connection().execute(stmt.where(in_ids(Opportunity.partner_id, dialect)),
+                                            ids_params(feats.ids, dialect)).all()
     else:  # a whole program: raw rows (dates as the driver returns them, converted once per distinct value)
         rows = fetch_rows(session, stmt)
     for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365, n90, co_sell, open_amt in rows:

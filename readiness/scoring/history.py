@@ -22,7 +22,7 @@ from sqlalchemy import Date, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, PartnerAttributeValue
-from readiness.scoring.rawsql import compile_query, dbapi_connection, run_query
+from readiness.scoring.rawsql import compile_query, dbapi_connection, ids_params, in_ids, run_query
 
 if TYPE_CHECKING:
     from readiness.scoring.features import Features
@@ -94,7 +94,7 @@ def _statements(dialect: str, scoped: bool) -> tuple[Any, Any]:
 
     def scope(stmt: Any) -> Any:
         stmt = stmt.where(h.attribute.in_(attrs))
-        return stmt.where(h.partner_id.in_(bindparam("ids", expanding=True))) if scoped else stmt
+        return stmt.where(in_ids(h.partner_id, dialect)) if scoped else stmt
 
     if dialect == "sqlite":
         current = scope(select(h.attribute, h.partner_id, func.max(h.valid_from), h.value)
@@ -124,7 +124,7 @@ def values_as_of(session: Session, as_of: date, partner_ids: list[str] | None,
     current_stmt, later_stmt = _statements(session.get_bind().dialect.name, scoped)
     params: dict[str, Any] = {"as_of": as_of, "attrs": list(attributes)}
     if scoped:
-        params["ids"] = list(partner_ids or [])
+        params.update(ids_params(list(partner_ids or []), session.get_bind().dialect.name))
     # Raw DBAPI rows, grouped by attribute in index order and transposed in C: a whole program has hundreds of
     # thousands of pairs, and per-value type processing would cost more than the query.
     dbapi = dbapi_connection(session)

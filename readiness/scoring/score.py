@@ -15,7 +15,13 @@ from readiness.scoring.advice import gap_for, gtm_scores, next_step, opener
 from readiness.scoring.config import GTM_KEYS, ScoringConfig, load_config
 from readiness.scoring.dimensions import DimensionArrays, compute_dimensions, evidence, kind_evidence
 from readiness.scoring.features import Features, start_features
-from readiness.scoring.gtm_behaviour import GTM_LABELS, behaviour_amounts, gtm_behaviour_scores, text_scorer
+from readiness.scoring.gtm_behaviour import (
+    GTM_LABELS,
+    behaviour_amounts,
+    gtm_behaviour_scores,
+    has_text_scorer,
+    text_scorer,
+)
 from readiness.scoring.plays import PlayArrays, play_arrays, plays_for, recent_engagement
 from readiness.scoring.priors import Priors, program_priors
 from readiness.scoring.schemas import DimensionScore, PartnerScore, SubSignal
@@ -87,10 +93,10 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
                   config: ScoringConfig | None = None, historical: bool = False) -> ScoreFrame:
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
     cfg = config or load_config()
-    scorer = text_scorer(cfg)
+    wants_text = has_text_scorer(cfg)
     # A whole program's activity is aggregated by worker processes while this one reads everything else.
     with start_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,
-                        with_profiles=scorer is not None,
+                        with_profiles=wants_text,
                         all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0,
                         co_sell_window_days=cfg.plays.co_sell_window_days) as load:
         priors = program_priors(session, as_of, cfg.segments.active_window_days)
@@ -99,6 +105,9 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
     dims = compute_dimensions(feats, priors, cfg)
     gtm = gtm_behaviour_scores(feats)
     gtm_text: dict[int, dict[str, tuple[float, list[str]]]] = {}
+    # Profile texts are judged when they were loaded (a small scope, or GTM counting in the total); otherwise GTM
+    # rests on behaviour alone, as the snapshots say (and the scorer's module is not even imported).
+    scorer = text_scorer(cfg) if feats.profiles_loaded else None
     if scorer is not None:
         tw = cfg.gtm.text_weight
         unprofiled = scorer(None) or {}  # a scorer is a function of the profile: judged once for "no profile"
