@@ -182,9 +182,13 @@ def test_config_is_validated_and_can_be_replaced(tmp_path: Path, monkeypatch: py
         score_partner(s, "p-999", AS_OF)
 
 
-def test_snapshot_fast_path_round_trips_through_the_orm(any_engine: Engine) -> None:
-    """Snapshots written by the bulk path read back through the ORM exactly as written, and a second write for the
-    same partner and date updates the row instead of adding one."""
+def test_snapshot_fast_path_round_trips_through_the_orm(any_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots written by the bulk path (SQLite: raw executemany; PostgreSQL: COPY into a temporary table, then
+    one upsert) read back through the ORM exactly as written, and a second write for the same partner and date
+    updates the row instead of adding one."""
+    from readiness.scoring import snapshots
+
+    monkeypatch.setattr(snapshots, "PG_COPY_MIN_ROWS", 1)  # lumenware's 48 rows take the COPY path too
     from datetime import date as _date
 
     from sqlalchemy import func, select

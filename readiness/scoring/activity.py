@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +36,7 @@ STATS = ("count", "decayed", "last", "first", "n90", "prev90")
 # incremental rescore) index seeks for a list of partners, which cost about 0.1 ms each at 100 events a partner.
 SHARD_MIN_PARTNERS = 10_000
 SHARD_MIN_IDS = 4_000
+PG_AGGREGATE_WORK_MEM = "256MB"
 _IN_WORKER = False  # set in worker processes: they read on their own and never fork readers
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -179,6 +180,13 @@ def in_worker(fn: Callable[..., T], *args: Any, background: bool = False) -> Ite
         yield pool.submit(fn, *args)
 
 
+@contextmanager
+def in_thread(fn: Callable[..., T], *args: Any) -> Iterator[Future[T]]:
+    """Run `fn(*args)` in a thread while the block runs (for work that waits on a database server)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(fn, *args)
+
+
 def _fork_pool(workers: int, niceness: int = 0) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_mark_worker, initargs=(niceness,))
@@ -275,6 +283,12 @@ def aggregate(session: Session, ids: list[str], as_of_day: int, half_life: float
     jobs = _jobs(session, ids, params, kinds, shards, in_list)
     conn = dbapi_connection(session)
     if shards == 1:
+        if session.get_bind().dialect.name == "postgresql" and not in_list:
+            # PostgreSQL aggregates a whole program in parallel workers; with the default 4 MB of work memory its
+            # hash aggregate spills to disk in 32 partitions (measured 7.6 s against 5.4 s with 256 MB, 10.8M
+            # events). For this transaction only.
+            with conn.cursor() as cur:
+                cur.execute(f"SET LOCAL work_mem = '{PG_AGGREGATE_WORK_MEM}'")
         return _read(conn, jobs[0])
     path = str(session.get_bind().url.database)
     # The parent reads the first shard itself while the workers read the rest; a shard whose worker failed (a

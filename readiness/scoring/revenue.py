@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -101,12 +102,16 @@ def curve_fitted_alongside(session: Session, as_of: date, cfg: ScoringConfig) ->
     as of as_of - horizon and needs nothing from the block, and the block leaves a core idle most of the time.
     Where no worker may read the store, or the fit fails there, `activation_curve` fits it inline later."""
     key = _key(session, as_of, cfg)
-    if _cached(key) is not None or not activity.can_fork_readers(session) or (
+    server = session.get_bind().dialect.name == "postgresql"
+    if _cached(key) is not None or not (server or activity.can_fork_readers(session)) or (
             session.scalar(select(func.count()).select_from(Partner)) or 0) < activity.SHARD_MIN_PARTNERS:
         yield
         return
     url = session.get_bind().url.render_as_string(hide_password=False)
-    with activity.in_worker(_fit_in_worker, url, as_of, cfg, background=True) as future:
+    # A database server: a thread with its own connection (both mostly wait on the server, which has cores of its
+    # own); a SQLite file: a low-priority forked process.
+    runner = activity.in_thread if server else partial(activity.in_worker, background=True)
+    with runner(_fit_in_worker, url, as_of, cfg) as future:
         yield
         try:
             _curves[key] = (time.monotonic(), future.result())
