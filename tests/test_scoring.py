@@ -284,6 +284,23 @@ def test_activation_curve_fitted_in_a_worker_equals_the_inline_fit(lw: Engine,
         assert revenue.activation_curve(s, AS_OF, cfg) == inline
 
 
+@pytest.mark.postgres
+def test_on_postgresql_the_curve_is_fitted_in_a_thread_and_equals_the_inline_fit(
+        postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from readiness.scoring import activity
+
+    import_dataset(postgres_engine, LUMENWARE)
+    cfg = load_config()
+    monkeypatch.setattr(activity, "SHARD_MIN_PARTNERS", 1)
+    with session_scope(postgres_engine) as s:
+        clear_caches()
+        inline = revenue._fit_curve(s, AS_OF, cfg)
+        clear_caches()
+        with revenue.curve_fitted_alongside(s, AS_OF, cfg):
+            pass
+        assert revenue._cached(revenue._key(s, AS_OF, cfg)) == inline
+
+
 def test_silence_is_read_from_the_partners_own_behaviour_not_system_detections(s: Session) -> None:
     """p-026 Yarrow Networks: training_completed 2026-01-07, its last own action a portal_login on 2026-06-12
     (141 days before as_of), then only a system-detected "44 shared target accounts" on 2026-09-22 (partner
