@@ -186,6 +186,8 @@ class FeatureLoad:
         self.with_profiles, self.all_profiles = with_profiles, all_profiles
         self.ids: list[str] | None = None
         self.pending: activity.PendingActivity | None = None
+        if partner_ids is None or len(partner_ids) > MAX_IN_LIST:
+            activity.big_read_settings(session)
         if partner_ids is None or len(partner_ids) >= activity.SHARD_MIN_IDS:
             everyone = [r[0] for r in fetch_rows(session, select(Partner.partner_id).order_by(Partner.partner_id))]
             wanted = None if partner_ids is None else set(partner_ids)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Date, bindparam, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, PartnerAttributeValue
@@ -101,7 +102,7 @@ def _statements(dialect: str, scoped: bool) -> tuple[Any, Any]:
                         .where(h.valid_from <= as_of)).group_by(h.attribute, h.partner_id)
     elif dialect == "postgresql":
         current = scope(select(h.attribute, h.partner_id, h.valid_from, h.value).where(h.valid_from <= as_of)
-                        .distinct(h.attribute, h.partner_id)
+                        .ext(distinct_on(h.attribute, h.partner_id))
                         .order_by(h.attribute, h.partner_id, h.valid_from.desc()))
     else:
         ranked = scope(
