@@ -380,3 +380,31 @@ def test_the_activation_curve_fit_is_scikit_learns_logistic_regression() -> None
         intercept, slope = revenue.logistic_fit(x, y, 1.0)
         assert intercept == pytest.approx(float(model.intercept_[0]), rel=1e-4)
         assert slope == pytest.approx(float(model.coef_[0][0]), rel=1e-4)
+
+
+@pytest.mark.parametrize("day", [AS_OF, date(2026, 7, 31)])
+def test_baselines_from_a_whole_programs_features_equal_the_ones_read_from_the_store(lw: Engine, tmp_path: Path,
+                                                                                      day: date) -> None:
+    """A full rescore derives the program baselines from the features it already read; a one-partner score reads
+    them from the store. Both must be the same numbers (lumenware and a seeded program, today and in the past)."""
+    from readiness.scoring.features import load_features
+    from readiness.scoring.priors import _compute, priors_from_features
+    from readiness.seed import generate_program, load_into_store
+
+    seeded = make_engine(f"sqlite:///{tmp_path / 'seeded.db'}")
+    init_db(seeded)
+    load_into_store(seeded, generate_program(300, 11, AS_OF))
+    for engine in (lw, seeded):
+        with session_scope(engine) as s:
+            stored = _compute(s, day, 120)
+            derived = priors_from_features(load_features(s, day, None, 90, 120), 120)
+        a, b = stored.to_json(), derived.to_json()
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], dict):
+                assert a[key].keys() == b[key].keys() and all(
+                    a[key][k] == pytest.approx(b[key][k], rel=1e-12) for k in a[key]), key
+            elif isinstance(a[key], float):
+                assert a[key] == pytest.approx(b[key], rel=1e-12), key
+            else:
+                assert a[key] == b[key], key

@@ -97,6 +97,7 @@ class OppStats:
     n90: np.ndarray  # created within the last 90 days (recent engagement)
     co_sell: np.ndarray  # created within the co-sell window (plays.co_sell_window_days)
     open_amount: np.ndarray  # amount of opportunities not closed yet
+    won_sized: np.ndarray  # closed-won with an amount (the program's typical deal size counts only those)
 
 
 
@@ -254,7 +255,7 @@ def load_features(session: Session, as_of: date, partner_ids: list[str] | None, 
 
 
 def _empty_opps(n: int) -> OppStats:
-    return OppStats(*(_zeros(n) for _ in range(11)))
+    return OppStats(*(_zeros(n) for _ in range(12)))
 
 
 def _load_activity(session: Session, feats: Features, as_of_day: int, half_life: float,
@@ -299,6 +300,7 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
             func.sum(case((Opportunity.created_on > as_of - timedelta(days=90), 1), else_=0)),
             func.sum(case((Opportunity.created_on > as_of - timedelta(days=co_sell_window), 1), else_=0)),
             func.sum(case((still_open, amount), else_=0.0)),
+            func.sum(case((and_(won, Opportunity.amount.is_not(None)), 1), else_=0)),
         )
         .where(Opportunity.created_on <= as_of, Opportunity.attribution.in_(("sourced", "influenced")))
         .group_by(Opportunity.partner_id, Opportunity.attribution)
@@ -309,14 +311,14 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
                                             ids_params(feats.ids, dialect)).all()
     else:  # a whole program: raw rows (dates as the driver returns them, converted once per distinct value)
         rows = fetch_rows(session, stmt)
-    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365, n90, co_sell, open_amt in rows:
+    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365, n90, co_sell, open_amt, sized in rows:
         i = idx.get(pid)
         if i is None:
             continue
         o = feats.sourced if attribution == "sourced" else feats.influenced
         o.count[i], o.amount[i], o.last[i], o.recent[i] = cnt, amt or 0.0, as_day(last), recent or 0
         o.n365[i], o.won[i], o.won_amount[i], o.won365[i] = n365 or 0, nwon or 0, won_amt or 0.0, won365 or 0
-        o.n90[i], o.co_sell[i], o.open_amount[i] = n90 or 0, co_sell or 0, open_amt or 0.0
+        o.n90[i], o.co_sell[i], o.open_amount[i], o.won_sized[i] = n90 or 0, co_sell or 0, open_amt or 0.0, sized or 0
     feats.sourced.last[feats.sourced.count == 0] = NEVER
     feats.influenced.last[feats.influenced.count == 0] = NEVER
 

@@ -23,7 +23,7 @@ from readiness.scoring.gtm_behaviour import (
     text_scorer,
 )
 from readiness.scoring.plays import PlayArrays, play_arrays, plays_for, recent_engagement
-from readiness.scoring.priors import Priors, program_priors
+from readiness.scoring.priors import Priors, cached_priors, priors_from_features, program_priors, remember
 from readiness.scoring.schemas import DimensionScore, PartnerScore, SubSignal
 from readiness.scoring.segments import (
     NOT_YET_CODES,
@@ -99,9 +99,15 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
                         with_profiles=wants_text,
                         all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0,
                         co_sell_window_days=cfg.plays.co_sell_window_days) as load:
-        priors = program_priors(session, as_of, cfg.segments.active_window_days)
+        window = cfg.segments.active_window_days
+        # A whole program's features hold every input of the baselines: computed from them below, not read again.
+        priors = cached_priors(session, as_of, window) if partner_ids is None else program_priors(session, as_of,
+                                                                                                  window)
         adjustments = counting_signals(session, as_of, partner_ids, cfg, historical)
         feats = load.finish()
+    if priors is None:
+        priors = priors_from_features(feats, window)
+        remember(session, as_of, window, priors)
     dims = compute_dimensions(feats, priors, cfg)
     gtm = gtm_behaviour_scores(feats)
     gtm_text: dict[int, dict[str, tuple[float, list[str]]]] = {}
