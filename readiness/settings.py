@@ -6,8 +6,18 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Written under PARTNERPILOT_HOME when the store holds demo data (the sample ecosystem imported by `partnerpilot
+# up`, or a synthetic program from `partnerpilot seed`): such data stops on a fixed day, and computing "as of the
+# system date" would make every partner look dormant.
+DEMO_MARKER = "sample-dataset.json"
+
+
+class DemoMarker(BaseModel):
+    dataset: str
+    as_of: date  # the newest date in the demo data
 
 
 class Settings(BaseSettings):
@@ -95,7 +105,35 @@ class Settings(BaseSettings):
         return self.home / "checkpoints.db"
 
     def today(self) -> date:
-        return self.as_of or date.today()
+        """The one "today" rule of every entry point (server, chat, CLI, `up`): PARTNERPILOT_AS_OF, else the newest
+        date in the data of a demo store, else the system date."""
+        if self.as_of is not None:
+            return self.as_of
+        demo = self.demo_marker()
+        return demo.as_of if demo is not None else date.today()
+
+    def today_source(self) -> str:
+        """Where `today()` comes from, for the line an entry point prints."""
+        if self.as_of is not None:
+            return "PARTNERPILOT_AS_OF"
+        demo = self.demo_marker()
+        if demo is not None:
+            return f"the newest date in the demo data ({demo.dataset}); set PARTNERPILOT_AS_OF to override"
+        return "the system date"
+
+    def demo_marker(self) -> DemoMarker | None:
+        path = self.home / DEMO_MARKER
+        try:
+            return DemoMarker.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValidationError, ValueError):
+            return None
+
+    def mark_demo_store(self, dataset: str, as_of: date) -> DemoMarker:
+        """Record that the store holds demo data whose newest date is `as_of` (rewritten after each import)."""
+        marker = DemoMarker(dataset=dataset, as_of=as_of)
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / DEMO_MARKER).write_text(marker.model_dump_json(), encoding="utf-8")
+        return marker
 
 
 @lru_cache(maxsize=1)

@@ -1,16 +1,15 @@
 """`partnerpilot up`: everything `make run` needs — a store with data, a knowledge index, the server.
 
 On an empty store it imports the sample ecosystem (evals/datasets/lumenware) so there is something to talk about.
-Sample data ends on a fixed date, so unless PARTNERPILOT_AS_OF is set, the server computes as of the sample's
-latest recorded activity; that default is remembered in a marker file under PARTNERPILOT_HOME so a later
-`partnerpilot up` on the same store uses it too.
+Sample data ends on a fixed date, so the store is marked as a demo store under PARTNERPILOT_HOME: the one "today"
+rule (`Settings.today`) then computes as of the sample's newest date unless PARTNERPILOT_AS_OF is set, for the
+server, the terminal chat and every CLI command alike.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -19,15 +18,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from partnerpilot.cli.common import console, fail
+from readiness.dates import newest_data_date
 from readiness.db import init_db, make_engine, session_scope
-from readiness.models import ActivityEvent, Partner
-from readiness.settings import Settings, get_settings
+from readiness.models import Partner
+from readiness.settings import DEMO_MARKER, Settings, get_settings
 from server.schemas import PrincipalOption
 
 # The checkout's sample ecosystem (`make run` runs from the checkout).
 SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "lumenware"
-SAMPLE_MARKER = "sample-dataset.json"
-EPOCH = date(1970, 1, 1)
+SAMPLE_MARKER = DEMO_MARKER
 WORKER_HEALTHCHECK_S = 30
 KEEP_ALIVE_S = 30
 
@@ -42,19 +41,13 @@ class BootstrapReport(BaseModel):
     logins: list[PrincipalOption]
 
 
-class SampleMarker(BaseModel):
-    dataset: str
-    as_of: date
-
-
-def _latest_activity(engine_url: str) -> date | None:
+def _newest_date(engine_url: str) -> date | None:
     engine = make_engine(engine_url)
     try:
         with session_scope(engine) as s:
-            day = s.scalar(select(func.max(ActivityEvent.day)))
+            return newest_data_date(s)
     finally:
         engine.dispose()
-    return EPOCH + timedelta(days=int(day)) if day is not None else None
 
 
 def bootstrap(settings: Settings, dataset: Path = SAMPLE_DATASET, build_knowledge: bool = True) -> BootstrapReport:
@@ -64,7 +57,6 @@ def bootstrap(settings: Settings, dataset: Path = SAMPLE_DATASET, build_knowledg
 
     settings.home.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
-    marker_path = settings.home / SAMPLE_MARKER
     engine = make_engine(url)
     try:
         init_db(engine)
@@ -83,12 +75,11 @@ def bootstrap(settings: Settings, dataset: Path = SAMPLE_DATASET, build_knowledg
 
     sample_as_of: date | None = None
     if imported:
-        sample_as_of = _latest_activity(url)
+        sample_as_of = _newest_date(url)
         if sample_as_of is not None:
-            marker = SampleMarker(dataset=dataset.name, as_of=sample_as_of)
-            marker_path.write_text(marker.model_dump_json(), encoding="utf-8")
-    elif marker_path.is_file():
-        sample_as_of = SampleMarker.model_validate(json.loads(marker_path.read_text(encoding="utf-8"))).as_of
+            settings.mark_demo_store(dataset.name, sample_as_of)
+    elif (marker := settings.demo_marker()) is not None:
+        sample_as_of = marker.as_of
 
     chunks = embedded = 0
     if build_knowledge:
@@ -148,14 +139,7 @@ def up(
     console.print(f"store: {report.store_url} ({report.partners} partners)")
     if report.imported_sample:
         console.print(f"imported the sample ecosystem from {SAMPLE_DATASET}")
-    if settings.as_of is None and report.sample_as_of is not None:
-        # The sample's data stops on a fixed date; computing "as of today" would make every partner look dormant.
-        os.environ["PARTNERPILOT_AS_OF"] = report.sample_as_of.isoformat()
-        get_settings.cache_clear()
-        console.print(f"as of: {report.sample_as_of.isoformat()} (the sample data's last day; set "
-                      "PARTNERPILOT_AS_OF to override)")
-    else:
-        console.print(f"as of: {get_settings().today().isoformat()}")
+    console.print(f"as of: {settings.today().isoformat()} ({settings.today_source()})")
     console.print(f"knowledge index: {report.index_chunks} chunks"
                   + (f" ({report.index_embedded} embedded now)" if report.index_embedded else ""))
 

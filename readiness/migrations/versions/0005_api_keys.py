@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_api_keys"
-down_revision = "0003_one_active_plan"
+down_revision = "0004_attribute_history"
 branch_labels = None
 depends_on = None
 
