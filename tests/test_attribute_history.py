@@ -86,3 +86,26 @@ def test_a_conflict_counts_only_while_it_holds(store: tuple[Engine, object]) -> 
     assert during.outlook == "not_ever"
     assert during.outlook_reason == ("competitive conflict: Signed a reseller agreement with a rival suite "
                                      "(since 2026-08-01)")
+
+
+def test_the_value_in_effect_is_read_the_same_way_on_both_databases(any_engine: Engine, tmp_path: Path) -> None:
+    """SQLite reads the newest dated value with max() and its row's columns, PostgreSQL with DISTINCT ON: both give
+    p-003's overlap of 12 on 2026-06-30 and 32 on 2026-10-31, and p-019's conflict only in September."""
+    from readiness.scoring.history import values_as_of
+
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    for f in LUMENWARE.iterdir():
+        shutil.copy(f, folder)
+    (folder / "partner_attributes.csv").write_text(HISTORY, encoding="utf-8")
+    import_dataset(any_engine, folder)
+    clear_caches()
+    with session_scope(any_engine) as s:
+        june = values_as_of(s, date(2026, 6, 30), None)
+        october = values_as_of(s, date(2026, 10, 31), ["p-003", "p-019"])
+        august = values_as_of(s, date(2026, 7, 31), ["p-019"])
+    assert june.of("p-003", "customer_overlap_accounts") == (date(2025, 6, 1), "12")
+    assert october.of("p-003", "customer_overlap_accounts") == (date(2026, 9, 1), "32")
+    assert october.of("p-019", "competitive_conflict") == (date(2026, 10, 1), None)
+    assert august.of("p-019", "competitive_conflict") is None
+    assert ("p-019", "competitive_conflict") in august.later

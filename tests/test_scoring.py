@@ -182,9 +182,13 @@ def test_config_is_validated_and_can_be_replaced(tmp_path: Path, monkeypatch: py
         score_partner(s, "p-999", AS_OF)
 
 
-def test_snapshot_fast_path_round_trips_through_the_orm(any_engine: Engine) -> None:
-    """Snapshots written by the bulk path read back through the ORM exactly as written, and a second write for the
-    same partner and date updates the row instead of adding one."""
+def test_snapshot_fast_path_round_trips_through_the_orm(any_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots written by the bulk path (SQLite: raw executemany; PostgreSQL: COPY into a temporary table, then
+    one upsert) read back through the ORM exactly as written, and a second write for the same partner and date
+    updates the row instead of adding one."""
+    from readiness.scoring import snapshots
+
+    monkeypatch.setattr(snapshots, "PG_COPY_MIN_ROWS", 1)  # lumenware's 48 rows take the COPY path too
     from datetime import date as _date
 
     from sqlalchemy import func, select
@@ -280,6 +284,23 @@ def test_activation_curve_fitted_in_a_worker_equals_the_inline_fit(lw: Engine,
         assert revenue.activation_curve(s, AS_OF, cfg) == inline
 
 
+@pytest.mark.postgres
+def test_on_postgresql_the_curve_is_fitted_in_a_thread_and_equals_the_inline_fit(
+        postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from readiness.scoring import activity
+
+    import_dataset(postgres_engine, LUMENWARE)
+    cfg = load_config()
+    monkeypatch.setattr(activity, "SHARD_MIN_PARTNERS", 1)
+    with session_scope(postgres_engine) as s:
+        clear_caches()
+        inline = revenue._fit_curve(s, AS_OF, cfg)
+        clear_caches()
+        with revenue.curve_fitted_alongside(s, AS_OF, cfg):
+            pass
+        assert revenue._cached(revenue._key(s, AS_OF, cfg)) == inline
+
+
 def test_silence_is_read_from_the_partners_own_behaviour_not_system_detections(s: Session) -> None:
     """p-026 Yarrow Networks: training_completed 2026-01-07, its last own action a portal_login on 2026-06-12
     (141 days before as_of), then only a system-detected "44 shared target accounts" on 2026-09-22 (partner
@@ -343,3 +364,47 @@ def test_full_rescore_and_chat_agree_when_gtm_counts_in_the_total(lw: Engine, mo
             if cfg is with_gtm:
                 assert snap.score == pytest.approx(score_partner(s, "p-021", AS_OF, cfg).score, abs=0.01)
             s.rollback()
+
+
+def test_the_activation_curve_fit_is_scikit_learns_logistic_regression() -> None:
+    """The curve is fitted without importing scikit-learn (0.9 s of CPU on every cold rescore) but must give its
+    LogisticRegression(C=1) answer."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    for n in (40, 600, 5000):
+        x = rng.uniform(0, 100, n)
+        y = rng.random(n) < 1 / (1 + np.exp(-(-5.5 + 0.08 * x)))
+        model = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(x.reshape(-1, 1), y)
+        intercept, slope = revenue.logistic_fit(x, y, 1.0)
+        assert intercept == pytest.approx(float(model.intercept_[0]), rel=1e-4)
+        assert slope == pytest.approx(float(model.coef_[0][0]), rel=1e-4)
+
+
+@pytest.mark.parametrize("day", [AS_OF, date(2026, 7, 31)])
+def test_baselines_from_a_whole_programs_features_equal_the_ones_read_from_the_store(lw: Engine, tmp_path: Path,
+                                                                                      day: date) -> None:
+    """A full rescore derives the program baselines from the features it already read; a one-partner score reads
+    them from the store. Both must be the same numbers (lumenware and a seeded program, today and in the past)."""
+    from readiness.scoring.features import load_features
+    from readiness.scoring.priors import _compute, priors_from_features
+    from readiness.seed import generate_program, load_into_store
+
+    seeded = make_engine(f"sqlite:///{tmp_path / 'seeded.db'}")
+    init_db(seeded)
+    load_into_store(seeded, generate_program(300, 11, AS_OF))
+    for engine in (lw, seeded):
+        with session_scope(engine) as s:
+            stored = _compute(s, day, 120)
+            derived = priors_from_features(load_features(s, day, None, 90, 120), 120)
+        a, b = stored.to_json(), derived.to_json()
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], dict):
+                assert a[key].keys() == b[key].keys() and all(
+                    a[key][k] == pytest.approx(b[key][k], rel=1e-12) for k in a[key]), key
+            elif isinstance(a[key], float):
+                assert a[key] == pytest.approx(b[key], rel=1e-12), key
+            else:
+                assert a[key] == b[key], key

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import minimize
 from sqlalchemy.orm import Session
 
 from readiness.scoring.backtest import backtest, tier_table
@@ -29,6 +28,7 @@ L2 = 1e-3
 
 def _fit_nonnegative_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Logistic regression with non-negative coefficients (a readiness dimension should never count against)."""
+    from scipy.optimize import minimize  # imported here: only calibration needs it
     n, d = x.shape
     yf = y.astype(float)
 

@@ -24,7 +24,7 @@ from readiness.scoring.plays import DORMANT_PLAYS, GROW_PLAY
 from readiness.scoring.schemas import CallListEntry, GrowthEntry, PartnerScore
 from readiness.scoring.snapshots import missing_snapshots, refresh_snapshots, upsert_snapshots
 
-SHORTLIST_FACTOR = 3
+SHORTLIST_FACTOR = 2  # live re-scoring of limit x this (+5) candidates by stored priority: enough slack for reordering
 
 
 def _check(session: Session, pam_id: str | None, play: str | None) -> None:

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Date, bindparam, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, PartnerAttributeValue
-from readiness.scoring.rawsql import compile_query, dbapi_connection, run_query
+from readiness.scoring.rawsql import compile_query, dbapi_connection, ids_params, in_ids, run_query
 
 if TYPE_CHECKING:
     from readiness.scoring.features import Features
@@ -94,14 +95,14 @@ def _statements(dialect: str, scoped: bool) -> tuple[Any, Any]:
 
     def scope(stmt: Any) -> Any:
         stmt = stmt.where(h.attribute.in_(attrs))
-        return stmt.where(h.partner_id.in_(bindparam("ids", expanding=True))) if scoped else stmt
+        return stmt.where(in_ids(h.partner_id, dialect)) if scoped else stmt
 
     if dialect == "sqlite":
         current = scope(select(h.attribute, h.partner_id, func.max(h.valid_from), h.value)
                         .where(h.valid_from <= as_of)).group_by(h.attribute, h.partner_id)
     elif dialect == "postgresql":
         current = scope(select(h.attribute, h.partner_id, h.valid_from, h.value).where(h.valid_from <= as_of)
-                        .distinct(h.attribute, h.partner_id)
+                        .ext(distinct_on(h.attribute, h.partner_id))
                         .order_by(h.attribute, h.partner_id, h.valid_from.desc()))
     else:
         ranked = scope(
@@ -124,7 +125,7 @@ def values_as_of(session: Session, as_of: date, partner_ids: list[str] | None,
     current_stmt, later_stmt = _statements(session.get_bind().dialect.name, scoped)
     params: dict[str, Any] = {"as_of": as_of, "attrs": list(attributes)}
     if scoped:
-        params["ids"] = list(partner_ids or [])
+        params.update(ids_params(list(partner_ids or []), session.get_bind().dialect.name))
     # Raw DBAPI rows, grouped by attribute in index order and transposed in C: a whole program has hundreds of
     # thousands of pairs, and per-value type processing would cost more than the query.
     dbapi = dbapi_connection(session)
@@ -145,6 +146,14 @@ def values_as_of(session: Session, as_of: date, partner_ids: list[str] | None,
 def _iso_date(text: str) -> date:
     """A date from ISO text (SQLite) or a date's str() (PostgreSQL returns dates): parsed once per value."""
     return date.fromisoformat(text[:10])
+
+
+def _numbers(values: list[str | None]) -> np.ndarray:
+    """Stored counts as floats (NaN for none); numpy parses the usual whole-number texts in C."""
+    try:
+        return np.array([v if v not in (None, "") else "nan" for v in values], dtype=float)
+    except ValueError:  # an odd value somewhere: one at a time
+        return np.fromiter(map(_number, values), dtype=float, count=len(values))
 
 
 def _number(value: str | None) -> float:
@@ -178,7 +187,7 @@ def apply_history(feats: Features, history: History) -> None:
         feats.dated[attr][pos[ok]] = True
         feats.since[attr][pos[ok]] = np.fromiter(map(_day_of, map(str, days)), dtype=float, count=n)[ok]
         if attr in arrays:
-            arrays[attr][pos[ok]] = np.fromiter(map(_number, values), dtype=float, count=n)[ok]
+            arrays[attr][pos[ok]] = _numbers(values)[ok]
         else:
             for i, value in zip(pos[ok].tolist(), (v for v, good in zip(values, ok, strict=True) if good),
                                 strict=True):

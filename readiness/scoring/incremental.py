@@ -144,10 +144,14 @@ def rescore_changed(session: Session, as_of: date, changed: Collection[str], con
         remember_curve(session, as_of, cfg, curve)
     ids = sorted(set(changed) | set(near))
     n = refresh_snapshots(session, as_of, ids, cfg)
-    reason = (f"program rates moved scores by at most {shift:.2f} points (< {cfg.incremental.tolerance_points:g}): "
-              "only changed partners" if not near and shift < cfg.incremental.tolerance_points else
-              f"program rates moved scores by up to {shift:.2f} points: also {len(near)} partners within that of a "
-              "tier or ready threshold")
+    if not baselines_may_move:
+        reason = "no partner or opportunity rows changed, so the program's rates did not move: only changed partners"
+    elif shift < cfg.incremental.tolerance_points:
+        reason = (f"program rates moved scores by at most {shift:.2f} points (< {cfg.incremental.tolerance_points:g}):"
+                  " only changed partners")
+    else:
+        reason = (f"program rates moved scores by up to {shift:.2f} points: also {len(near)} partners within that of "
+                  "a tier or ready threshold")
     return IncrementalReport(as_of=as_of, mode="incremental", changed_partners=len(set(changed)), rescored=n,
                              program_shift_points=shift, near_threshold=len(near),
                              seconds=round(time.perf_counter() - started, 3), reason=reason)

@@ -15,9 +15,15 @@ from readiness.scoring.advice import gap_for, gtm_scores, next_step, opener
 from readiness.scoring.config import GTM_KEYS, ScoringConfig, load_config
 from readiness.scoring.dimensions import DimensionArrays, compute_dimensions, evidence, kind_evidence
 from readiness.scoring.features import Features, start_features
-from readiness.scoring.gtm_behaviour import GTM_LABELS, behaviour_amounts, gtm_behaviour_scores, text_scorer
+from readiness.scoring.gtm_behaviour import (
+    GTM_LABELS,
+    behaviour_amounts,
+    gtm_behaviour_scores,
+    has_text_scorer,
+    text_scorer,
+)
 from readiness.scoring.plays import PlayArrays, play_arrays, plays_for, recent_engagement
-from readiness.scoring.priors import Priors, program_priors
+from readiness.scoring.priors import Priors, cached_priors, priors_from_features, program_priors, remember
 from readiness.scoring.schemas import DimensionScore, PartnerScore, SubSignal
 from readiness.scoring.segments import (
     NOT_YET_CODES,
@@ -87,22 +93,35 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
                   config: ScoringConfig | None = None, historical: bool = False) -> ScoreFrame:
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
     cfg = config or load_config()
-    scorer = text_scorer(cfg)
+    wants_text = has_text_scorer(cfg)
     # A whole program's activity is aggregated by worker processes while this one reads everything else.
     with start_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,
-                        with_profiles=scorer is not None,
+                        with_profiles=wants_text,
                         all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0,
                         co_sell_window_days=cfg.plays.co_sell_window_days) as load:
-        priors = program_priors(session, as_of, cfg.segments.active_window_days)
+        window = cfg.segments.active_window_days
+        # A whole program's features hold every input of the baselines: computed from them below, not read again.
+        priors = cached_priors(session, as_of, window) if partner_ids is None else program_priors(session, as_of,
+                                                                                                  window)
         adjustments = counting_signals(session, as_of, partner_ids, cfg, historical)
         feats = load.finish()
+    if priors is None:
+        priors = priors_from_features(feats, window)
+        remember(session, as_of, window, priors)
     dims = compute_dimensions(feats, priors, cfg)
     gtm = gtm_behaviour_scores(feats)
     gtm_text: dict[int, dict[str, tuple[float, list[str]]]] = {}
+    # Profile texts are judged when they were loaded (a small scope, or GTM counting in the total); otherwise GTM
+    # rests on behaviour alone, as the snapshots say (and the scorer's module is not even imported).
+    scorer = text_scorer(cfg) if feats.profiles_loaded else None
     if scorer is not None:
         tw = cfg.gtm.text_weight
+        unprofiled = scorer(None) or {}  # a scorer is a function of the profile: judged once for "no profile"
         for i, pid in enumerate(feats.ids):
-            judged = scorer(feats.gtm_profiles.get(pid)) or {}
+            profile = feats.gtm_profiles.get(pid)
+            judged = (scorer(profile) or {}) if profile is not None else unprofiled
+            if not judged:
+                continue
             gtm_text[i] = judged
             for key, (score01, _) in judged.items():
                 if key in gtm:

@@ -30,11 +30,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["partner_id"], ["partners.partner_id"]),
         sa.PrimaryKeyConstraint("entry_id"),
     )
-    # Covering on SQLite (whole-program scoring reads every value from the index); PostgreSQL's btree rows cannot
-    # hold a long text value.
-    covering = ["value"] if op.get_bind().dialect.name == "sqlite" else []
-    op.create_index("ix_attribute_history_lookup", "partner_attribute_history",
-                    ["attribute", "partner_id", "valid_from", *covering], unique=False)
+    # SQLite: covering (whole-program scoring reads every pair's value from the index: max(valid_from) with its
+    # row's value). PostgreSQL: newest first, the order DISTINCT ON reads it in (no sort); its btree rows could not
+    # hold a long text value anyway.
+    if op.get_bind().dialect.name == "sqlite":
+        columns = [sa.text("attribute"), sa.text("partner_id"), sa.text("valid_from"), sa.text("value")]
+    else:
+        columns = [sa.text("attribute"), sa.text("partner_id"), sa.text("valid_from DESC")]
+    op.create_index("ix_attribute_history_lookup", "partner_attribute_history", columns, unique=False)
     op.create_table(
         "scoring_runs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),

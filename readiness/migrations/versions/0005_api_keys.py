@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_api_keys"
-down_revision = "0004_attribute_history"  # re-chained after 0004 (score) in the web branch; the lead re-chains at merge
+down_revision = "0004_attribute_history"
 branch_labels = None
 depends_on = None
 
