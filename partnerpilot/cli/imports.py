@@ -18,7 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from partnerpilot.cli.common import console, engine, err_console, fail, print_json
-from readiness.importers import ImportReport, import_dataset, load_mapping
+from readiness.importers import ImportReport, MappingMismatch, import_dataset, load_mapping
 
 SHOWN_QUARANTINE = 10
 _COLUMNS = ("inserted", "updated", "unchanged", "quarantined")
@@ -73,7 +73,13 @@ def import_command(
                 tasks[label] = bar.add_task(label, total=total)
             bar.update(tasks[label], completed=done)
 
-        report = import_dataset(eng, folder, mapping=mapping, progress=progress)
+        try:
+            report = import_dataset(eng, folder, mapping=mapping, progress=progress)
+        except MappingMismatch as exc:
+            bar.stop()
+            # The mapping to edit goes to stdout alone, so `... > my-mapping.yaml` saves it as it is.
+            typer.echo(exc.yaml, nl=False)
+            fail(f"{exc}\n(the mapping to edit is on standard output: redirect it to a file)", 2)
     if as_json:
         print_json({
             "run_id": report.run_id,
