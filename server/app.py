@@ -25,7 +25,6 @@ from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from agent.context import Context
 from agent.graph import build_graph
 from agent.memory import ThreadSummary, list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import get_services
@@ -33,8 +32,12 @@ from readiness.errors import OutOfScope
 from readiness.models import Pam, Partner
 from readiness.scope import Principal, validate_principal
 from readiness.settings import Settings, get_settings
-from server.auth import Authenticator, AuthSettings, demo_principals, require_principal
+from server.auth import Authenticator, AuthSettings, demo_principals
+from server.deps import check_size as _check_size
+from server.deps import claim_thread as _claim_thread
+from server.deps import context_for, current_principal
 from server.observability import Metrics, configure_logging
+from server.openai_compat import chat_router
 from server.schemas import (
     THREAD_ID_PATTERN,
     Health,
@@ -50,43 +53,6 @@ from server.turns import history_of, run_turn, stream_turn
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger("partnerpilot.server")
-
-
-# ---- dependencies -------------------------------------------------------------------------------------------
-
-
-def current_principal(principal: Principal = Depends(require_principal)) -> Principal:
-    """The authenticated principal, rejected when it no longer exists in the store (stale token)."""
-    try:
-        with get_services().session() as s:
-            validate_principal(s, principal)
-    except OutOfScope as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
-    return principal
-
-
-def context_for(principal: Principal, settings: Settings) -> Context:
-    return Context(role=principal.role, principal_id=principal.id, as_of=settings.today(),
-                   provider=settings.resolved_provider, model=settings.model)
-
-
-def _check_size(message: str, settings: Settings) -> None:
-    if len(message) > settings.max_input_chars:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"message is {len(message):,} characters long; the limit is {settings.max_input_chars:,}",
-        )
-
-
-def _claim_thread(app: FastAPI, principal: Principal, thread_id: str | None) -> str:
-    """A new thread id, or the given one when it is new or already this principal's. Someone else's thread is
-    reported as not found, so thread ids cannot be probed."""
-    if thread_id is None:
-        return uuid.uuid4().hex
-    owner = thread_owner(app.state.checkpointer, thread_id)
-    if owner is not None and owner != principal.actor:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="thread not found")
-    return thread_id
 
 
 # ---- app ----------------------------------------------------------------------------------------------------
@@ -249,6 +215,8 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="thread not found")
         values = app.state.graph.get_state(run_config(thread_id, principal.actor)).values
         return HistoryResponse(thread_id=thread_id, messages=history_of(list(values.get("messages", []))))
+
+    app.include_router(chat_router())  # OpenAI-compatible: /v1/chat/completions, /v1/models
 
     return app
 
