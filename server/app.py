@@ -36,6 +36,7 @@ from server.auth import Authenticator, AuthSettings, demo_principals
 from server.deps import check_size as _check_size
 from server.deps import claim_thread as _claim_thread
 from server.deps import context_for, current_principal
+from server.mcp_server import mcp_lifespan, mount_mcp
 from server.observability import Metrics, configure_logging
 from server.openai_compat import chat_router
 from server.schemas import (
@@ -67,7 +68,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.graph = build_graph(checkpointer=checkpointer)
         log.info("server_started", provider=settings.resolved_provider, as_of=settings.today().isoformat(),
                  demo_login=app.state.auth.demo_enabled)
-        yield
+        async with mcp_lifespan(app):
+            yield
     log.info("server_stopped")
 
 
@@ -217,6 +219,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
         return HistoryResponse(thread_id=thread_id, messages=history_of(list(values.get("messages", []))))
 
     app.include_router(chat_router())  # OpenAI-compatible: /v1/chat/completions, /v1/models
+    mount_mcp(app)  # MCP over streamable HTTP: /mcp
 
     return app
 
