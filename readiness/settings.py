@@ -51,6 +51,29 @@ class Settings(BaseSettings):
     max_input_chars: int = 4000
     history_token_budget: int = 3000
 
+    # HTTP server: identity. Keys are managed in the store (`partnerpilot keys`); these are the other sources.
+    host: str = Field(default="127.0.0.1", description="Interface the server listens on (`partnerpilot up --host`); "
+                      "demo login is only on by default on loopback.")
+    api_tokens: str | None = Field(default=None, description="Development bearer tokens: tok1=pam:pam-02,tok2=...")
+    secret_key: str | None = Field(default=None, description="HMAC key for demo tokens; random per process if unset.")
+    demo_login: bool | None = Field(default=None, description="Allow POST /login. Default: on only on loopback with no "
+                                    "keys configured; never alongside API keys or on PostgreSQL.")
+    demo_token_ttl_s: int = Field(default=1800, gt=0, le=86400, description="Demo token lifetime (revocable).")
+    oidc_jwks: str | None = Field(default=None, description="OIDC: JWKS file path or https URL verifying JWT bearers.")
+    oidc_issuer: str | None = Field(default=None, description="OIDC: required `iss` claim.")
+    oidc_audience: str | None = Field(default=None, description="OIDC: required `aud` claim.")
+    oidc_principal_claim: str = Field(default="partnerpilot_principal",
+                                      description="OIDC: claim holding the principal, e.g. pam:pam-02.")
+    oidc_algorithms: str = Field(default="RS256,ES256", description="OIDC: accepted signing algorithms.")
+
+    # HTTP server: limits and shared state.
+    redis_url: str | None = Field(default=None, description="Redis for rate limits and revocations shared by "
+                                  "workers, e.g. redis://127.0.0.1:6379/0; unset: per process.")
+    rate_limit_per_minute: int = Field(default=600, ge=0, description="Requests per key per minute; 0 turns it off.")
+    max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Request body limit (every route but uploads).")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Body limit of POST /v1/imports.")
+    log_format: str = Field(default="json", description="json | console: server and CLI log lines on stderr.")
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

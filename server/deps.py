@@ -1,33 +1,23 @@
-"""What every conversational route shares: the authenticated principal, its agent context, the message size limit
-and thread ownership. Used by the native routes (`/invoke`, `/stream`), the OpenAI-compatible API and MCP."""
+"""What every conversational route shares: the agent context of the authenticated principal, the message size limit
+and thread ownership. Used by the native routes (`/invoke`, `/stream`), the OpenAI-compatible API and MCP; the
+principal itself comes from `server.auth.current_principal`."""
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import Depends, FastAPI, HTTPException, status
+from fastapi import FastAPI, HTTPException, status
 
 from agent.context import Context
 from agent.memory import thread_owner
-from agent.services import get_services
-from readiness.errors import OutOfScope
-from readiness.scope import Principal, validate_principal
+from readiness.scope import Principal
 from readiness.settings import Settings
-from server.auth import require_principal
-
-
-def current_principal(principal: Principal = Depends(require_principal)) -> Principal:
-    """The authenticated principal, rejected when it no longer exists in the store (stale token)."""
-    try:
-        with get_services().session() as s:
-            validate_principal(s, principal)
-    except OutOfScope as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
-    return principal
+from server.auth import agent_role
 
 
 def context_for(principal: Principal, settings: Settings) -> Context:
-    return Context(role=principal.role, principal_id=principal.id, as_of=settings.today(),
+    """The agent's context for a turn: identity from authentication only (an admin converses as a leader)."""
+    return Context(role=agent_role(principal), principal_id=principal.id, as_of=settings.today(),
                    provider=settings.resolved_provider, model=settings.model)
 
 
@@ -50,4 +40,4 @@ def claim_thread(app: FastAPI, principal: Principal, thread_id: str | None) -> s
     return thread_id
 
 
-__all__ = ["check_size", "claim_thread", "context_for", "current_principal"]
+__all__ = ["check_size", "claim_thread", "context_for"]

@@ -38,8 +38,8 @@ from agent.memory import thread_owner
 from agent.tools import ALL_TOOLS, tools_for
 from readiness.scope import Principal
 from readiness.settings import get_settings
-from server.auth import require_principal
-from server.deps import context_for, current_principal
+from server.auth import agent_role, current_principal
+from server.deps import context_for
 from server.schemas import THREAD_ID_PATTERN
 from server.turns import run_turn
 
@@ -68,7 +68,7 @@ def _callable_tools() -> dict[str, BaseTool]:
 
 def list_tools_for(principal: Principal) -> list[types.Tool]:
     tools = [types.Tool(name=t.name, description=t.description, input_schema=t.tool_call_schema.model_json_schema())
-             for t in _agent_tools(principal.role)]
+             for t in _agent_tools(agent_role(principal))]
     tools.append(types.Tool(
         name=ASK_TOOL, input_schema=AskArgs.model_json_schema(),
         description="Ask the PartnerPilot agent a question and get its answer: it picks and runs the tools itself, "
@@ -172,7 +172,7 @@ class MCPEndpoint:
         scope["route"] = self.route  # so request metrics and logs name the route, as FastAPI's routes do
         request = Request(scope, receive)
         try:
-            current_principal(require_principal(request))  # sets request.state.principal
+            current_principal(request, None)  # the API's own check: key, revocation, rate limit; sets state
         except HTTPException as exc:
             response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
             await response(scope, receive, send)

@@ -32,8 +32,10 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from knowledge.tokens import count_tokens
 from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
+from server.auth import current_principal
 from server.chat_threads import Said, find_thread, remember, seed_thread, user_turns
-from server.deps import check_size, claim_thread, context_for, current_principal
+from server.deps import check_size, claim_thread, context_for
+from server.errors import ErrorBody
 from server.schemas import THREAD_ID_PATTERN, ToolCall
 from server.turns import run_turn, stream_turn
 
@@ -200,7 +202,8 @@ def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = N
 
 
 def chat_router(started: int | None = None) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+    router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses={
+        401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 429: {"model": ErrorBody}})
     created_at = started if started is not None else int(time.time())
 
     @router.get("/models", response_model=ModelList)

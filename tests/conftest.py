@@ -94,3 +94,7 @@ def engine(sqlite_engine: Engine) -> Engine:
 def session(engine: Engine) -> Iterator[Session]:
     with session_scope(engine) as s:
         yield s
+
+
+# Fixtures of the REST / auth tests (an app on a lumenware copy with a store key per principal).
+from tests.api_support import api, store  # noqa: E402, F401

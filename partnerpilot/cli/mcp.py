@@ -20,17 +20,21 @@ def authenticate(key: str) -> Principal:
     from readiness.errors import OutOfScope
     from readiness.scope import validate_principal
     from readiness.settings import get_settings
-    from server.auth import Authenticator, AuthSettings
+    from server.auth import Authenticator
+    from server.shared import SharedUnavailable, shared_state
 
-    principal = Authenticator(AuthSettings(), get_settings()).authenticate(key)
-    if principal is None:
-        fail("the key is not valid (unknown, revoked or expired)", 2)
+    settings = get_settings()
     try:
         with get_services().session() as s:
-            validate_principal(s, principal)
+            cred = Authenticator(settings, shared_state(settings.redis_url)).authenticate(s, key)
+            if cred is None:
+                fail("the key is not valid (unknown, revoked or expired)", 2)
+            validate_principal(s, cred.principal)
     except OutOfScope as exc:
         fail(str(exc), 2)
-    return principal
+    except SharedUnavailable as exc:
+        fail(str(exc), 2)
+    return cred.principal
 
 
 async def _serve(principal: Principal) -> None:

@@ -58,7 +58,7 @@ def _latest_activity(engine_url: str) -> date | None:
 def bootstrap(settings: Settings, dataset: Path = SAMPLE_DATASET, build_knowledge: bool = True) -> BootstrapReport:
     """Migrate the store, import the sample when it has no partners, bring the knowledge index up to date."""
     from readiness.importers import import_dataset
-    from server.auth import demo_principals
+    from server.demo import demo_principals
 
     settings.home.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
@@ -99,16 +99,45 @@ def bootstrap(settings: Settings, dataset: Path = SAMPLE_DATASET, build_knowledg
                            index_embedded=embedded, logins=logins)
 
 
+def check_deployment(settings: Settings, workers: int) -> None:
+    """Refuse a configuration that cannot hold across workers, with what to set instead."""
+    from agent.memory import is_postgres_url
+    from server.shared import SharedUnavailable, shared_state
+
+    if workers > 1 and not is_postgres_url(settings.resolved_database_url):
+        fail("--workers above 1 needs PostgreSQL, the store and conversation checkpoints every worker shares: set "
+             "PARTNERPILOT_DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DB")
+    if workers > 1 and not settings.redis_url:
+        fail("--workers above 1 needs Redis for rate limits and revocations shared by the workers: set "
+             "PARTNERPILOT_REDIS_URL=redis://127.0.0.1:6379/0")
+    if settings.redis_url:
+        try:
+            shared_state(settings.redis_url).ping()
+        except SharedUnavailable as exc:
+            fail(str(exc))
+
+
 def up(
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Server processes; above 1 needs PostgreSQL and Redis."),
 ) -> None:
     """Prepare the store and knowledge index, then serve the API and web chat (what `make run` runs)."""
+    import secrets
+
     import uvicorn
 
-    from server.auth import AuthSettings, demo_login_enabled
+    from readiness.keys import active_keys_exist
+    from server.demo import demo_state
 
+    # Every worker reads these from its environment: where it listens (demo login depends on it) and one demo-token
+    # key for all of them (a token issued by one worker must verify on another).
+    os.environ["PARTNERPILOT_HOST"] = host
+    os.environ.setdefault("PARTNERPILOT_SECRET_KEY", secrets.token_urlsafe(32))
+    get_settings.cache_clear()
     settings = get_settings()
+    check_deployment(settings, workers)
     console.print("[dim]preparing the store and the knowledge index (the first run embeds the playbooks)…[/dim]")
     try:
         report = bootstrap(settings)
@@ -128,20 +157,28 @@ def up(
     console.print(f"knowledge index: {report.index_chunks} chunks"
                   + (f" ({report.index_embedded} embedded now)" if report.index_embedded else ""))
 
-    url = f"http://{host}:{port}/"
-    console.print(f"\n[bold]PartnerPilot is starting at {url}[/bold]")
-    if demo_login_enabled(AuthSettings(), get_settings()):
-        console.print("Demo logins (pick one on the page, or POST /login {\"as\": \"…\"}):")
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/"
+    console.print(f"\n[bold]PartnerPilot is starting at {url}[/bold] ({workers} worker{'s' if workers > 1 else ''})")
+    console.print(f"REST API: {url}v1 (OpenAPI: {url}docs); readiness: {url}readyz")
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with session_scope(engine) as s:
+            demo = demo_state(get_settings(), active_keys_exist(s))
+    finally:
+        engine.dispose()
+    if demo.enabled:
+        console.print(f"Demo login is on ({demo.reason}). Pick one on the page, or POST /login {{\"as\": \"…\"}}:")
         for option in report.logins:
             console.print(f"  {option.as_:<18} {option.label}", highlight=False)
     else:
-        console.print("Demo login is off: sign in with a token from PARTNERPILOT_API_TOKENS.")
+        console.print(f"Demo login is off: {demo.reason}. Create a key: partnerpilot keys create --pam ID")
     console.print("Terminal chat: partnerpilot chat --as pam:ID | partner:ID\n")
-    uvicorn.run("server.app:app", host=host, port=port, log_level="warning")
+    uvicorn.run("server.app:app", host=host, port=port, workers=workers, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
 
 
-__all__ = ["BootstrapReport", "bootstrap", "register", "up"]
+__all__ = ["BootstrapReport", "bootstrap", "check_deployment", "register", "up"]

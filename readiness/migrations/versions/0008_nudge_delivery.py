@@ -6,14 +6,14 @@
 - chat_conversations: which checkpointer thread a stateless OpenAI-style client's conversation continues.
 
 Revision ID: 0008_nudge_delivery
-Revises: 0003_one_active_plan
+Revises: 0005_api_keys
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_nudge_delivery"
-down_revision = "0003_one_active_plan"
+down_revision = "0005_api_keys"  # chained after the api branch merged here (brief: 0003; lead re-chains)
 branch_labels = None
 depends_on = None
 
