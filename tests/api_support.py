@@ -27,7 +27,6 @@ from readiness.keys import create_key, revoke_key
 from readiness.models import ApiKey
 from readiness.settings import Settings, get_settings
 from server.app import create_app
-from tests.conftest import LUMENWARE_AS_OF, POSTGRES_URL
 
 KEY_SPECS: dict[str, tuple[str, str | None]] = {
     "pam2": ("pam", "pam-02"), "pam3": ("pam", "pam-03"), "p004": ("partner", "p-004"),
@@ -68,6 +67,8 @@ def make_keys(engine: Engine) -> tuple[dict[str, str], dict[str, str]]:
 @pytest.fixture
 def store(lumenware_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """A fresh copy of the lumenware store as the process's services, checkpoints under a temp home."""
+    from tests.conftest import LUMENWARE_AS_OF  # not at import time: conftest imports this module
+
     db = tmp_path / "store.db"
     shutil.copyfile(lumenware_db, db)
     monkeypatch.setenv("PARTNERPILOT_HOME", str(tmp_path / "home"))
@@ -124,5 +125,5 @@ def redis_problem(url: str = "redis://127.0.0.1:6379/0") -> str | None:
 
 REDIS_URL = os.environ.get("PARTNERPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-__all__ = ["KEY_SPECS", "POSTGRES_URL", "REDIS_URL", "Api", "api", "app_for", "free_port", "make_keys",
+__all__ = ["KEY_SPECS", "REDIS_URL", "Api", "api", "app_for", "free_port", "make_keys",
            "redis_problem", "require_service", "store"]
