@@ -127,6 +127,13 @@ def test_uploads_use_the_same_mappings_and_safe_file_names(engine: Engine) -> No
     with pytest.raises(MappingMismatch) as caught:
         import_uploads(engine, [Upload(filename="deals.csv", content=no_partner.encode())], mapping="hubspot")
     assert "Reseller" in str(caught.value) and caught.value.yaml
+    # The printed mapping, edited, is uploaded with the same export: the API's own-mapping path.
+    todo = yaml.safe_load(caught.value.yaml)["files"]["opportunities"]["fields"]["partner_id"]
+    fixed = caught.value.yaml.replace(todo, "Reseller").encode()
+    again = import_uploads(engine, [Upload(filename="deals.csv", content=no_partner.encode())], mapping_yaml=fixed)
+    assert again.files["deals.csv"].unchanged == 2  # the same two deals, now read through the edited mapping
+    with pytest.raises(UploadError, match="not a valid mapping"):
+        import_uploads(engine, [Upload(filename="deals.csv", content=b"x")], mapping_yaml=b"files: [")
 
     for bad, words in [
         ({"filename": "deals.xlsx", "content": b"x"}, "CSV"),

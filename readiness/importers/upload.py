@@ -11,10 +11,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
-from pydantic import BaseModel, Field
+import yaml
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 
-from readiness.importers.mapping import MAPPINGS_DIR, load_mapping
+from readiness.importers.mapping import MAPPINGS_DIR, Mapping, load_mapping
 from readiness.importers.pipeline import Progress, import_dataset
 from readiness.importers.report import ImportReport
 from readiness.importers.rows import SPECS
@@ -49,12 +50,17 @@ def import_uploads(
     uploads: Sequence[Upload],
     mapping: str | None = None,
     progress: Progress | None = None,
+    mapping_yaml: bytes | None = None,
 ) -> ImportReport:
     """Import uploaded files in one transaction. Without a mapping, files are canonical and named after their
-    canonical file (`partners.csv`) unless `kind` says which they are; with one (`salesforce`, `hubspot`), the
-    mapping's name patterns or `kind` place each export."""
+    canonical file (`partners.csv`) unless `kind` says which they are; with one (a packaged name such as
+    `salesforce` or `hubspot`, or an uploaded `mapping_yaml`), the mapping's name patterns or `kind` place each
+    export. Raises `UploadError` for unusable uploads and `MappingMismatch` (columns found, `yaml` to edit) when
+    the mapping has no column for a required field; nothing is written then."""
     if not uploads:
         raise UploadError("no files were uploaded")
+    if mapping is not None and mapping_yaml is not None:
+        raise UploadError("give a packaged mapping name or a mapping file, not both")
     if mapping is not None and not _PACKAGED.fullmatch(mapping):
         # A client must not make the server read a file of its choosing as a mapping.
         raise UploadError("uploads use a packaged mapping by name (e.g. salesforce, hubspot), not a file path")
@@ -63,6 +69,11 @@ def import_uploads(
         known = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
         raise UploadError(f"no mapping named {mapping!r} (packaged: {known})")
     resolved = load_mapping(packaged) if packaged is not None else None
+    if mapping_yaml is not None:
+        try:
+            resolved = Mapping.model_validate(yaml.safe_load(mapping_yaml.decode("utf-8")))
+        except (UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
+            raise UploadError(f"the mapping file is not a valid mapping: {exc}") from exc
     kinds: dict[str, str] = {}
     names: dict[str, bytes] = {}
     for upload in uploads:
@@ -81,9 +92,15 @@ def import_uploads(
         raise UploadError("CRM exports are read as CSV; JSON Lines files are canonical (import them without a mapping)")
     with tempfile.TemporaryDirectory(prefix="pp-upload-") as tmp:
         folder = Path(tmp)
+        files = folder / "files"
+        files.mkdir()
         for name, content in names.items():
-            (folder / name).write_bytes(content)
-        return import_dataset(engine, folder, mapping=packaged, progress=progress, kinds=kinds or None)
+            (files / name).write_bytes(content)
+        chosen = packaged
+        if mapping_yaml is not None:
+            chosen = folder / "mapping.yaml"
+            chosen.write_bytes(mapping_yaml)
+        return import_dataset(engine, files, mapping=chosen, progress=progress, kinds=kinds or None)
 
 
 __all__ = ["Upload", "UploadError", "import_uploads"]
