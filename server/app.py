@@ -59,6 +59,7 @@ from server.schemas import (
 )
 from server.shared import shared_state
 from server.turns import history_of, run_turn, stream_turn
+from server.unsubscribe import router as unsubscribe_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger("partnerpilot.server")
@@ -228,6 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(chat_router())  # OpenAI-compatible: /v1/chat/completions, /v1/models
     mount_mcp(app)  # MCP over streamable HTTP: /mcp
+    app.include_router(unsubscribe_router)  # the signed link in nudge e-mails
 
     return app
 

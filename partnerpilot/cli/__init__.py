@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "partnerpilot.cli.up",
     "partnerpilot.cli.keys",
     "partnerpilot.cli.mcp",
+    "partnerpilot.cli.nudges",
 ]
 
 for _name in COMMAND_MODULES:
