@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from agent.memory import run_config
 from agent.services import get_services
 from readiness.models import ChatConversation
-from server.turns import text_of
 
 # A client can send any history; only the newest part seeds a new thread, each message capped.
 SEED_MAX_MESSAGES = 40
@@ -43,17 +42,6 @@ def _normal(text: str) -> str:
 def conversation_key(owner: str, transcript: Sequence[Said]) -> str:
     raw = json.dumps([owner, [[s.role, _normal(s.text)] for s in transcript]], ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def transcript_of(messages: Sequence[BaseMessage]) -> list[Said]:
-    """A thread's messages as the client saw them: user messages and the assistant's answers (not tool calls)."""
-    out: list[Said] = []
-    for m in messages:
-        if isinstance(m, HumanMessage):
-            out.append(Said(role="user", text=text_of(m)))
-        elif isinstance(m, AIMessage) and not m.tool_calls and text_of(m).strip():
-            out.append(Said(role="assistant", text=text_of(m)))
-    return out
 
 
 def find_thread(owner: str, history: Sequence[Said]) -> tuple[str, int] | None:
@@ -82,8 +70,9 @@ def user_turns(graph: Any, thread_id: str, owner: str) -> int:
     return sum(1 for m in values.get("messages", []) if isinstance(m, HumanMessage))
 
 
-def seed_thread(graph: Any, thread_id: str, owner: str, history: Sequence[Said], max_chars: int) -> None:
-    """Start a thread holding the client's earlier messages, so the next turn runs with that context."""
+def seed_thread(graph: Any, thread_id: str, owner: str, history: Sequence[Said], max_chars: int) -> int:
+    """Start a thread holding the client's earlier messages, so the next turn runs with that context; returns how
+    many user messages it holds."""
     recent = list(history)[-SEED_MAX_MESSAGES:]
     while recent and recent[0].role != "user":
         recent = recent[1:]  # a history always starts with the user
@@ -95,6 +84,7 @@ def seed_thread(graph: Any, thread_id: str, owner: str, history: Sequence[Said],
     if messages:
         # As if the finish node wrote them: the thread is at rest, the next input starts a normal turn.
         graph.update_state(run_config(thread_id, owner), {"messages": messages}, as_node="finish")
+    return sum(1 for m in messages if isinstance(m, HumanMessage))
 
 
-__all__ = ["Said", "conversation_key", "find_thread", "remember", "seed_thread", "transcript_of", "user_turns"]
+__all__ = ["Said", "conversation_key", "find_thread", "remember", "seed_thread", "user_turns"]

@@ -165,17 +165,15 @@ def _place_turn(app: FastAPI, principal: Principal, settings: Settings, body: Ch
     history, message = _conversation(body)
     check_size(message, settings)
     graph, owner = app.state.graph, principal.actor
-    if header_thread is not None:
-        thread_id = claim_thread(app, principal, header_thread)
-        return _Turn(thread_id=thread_id, history=[], message=message,
-                     turns_before=user_turns(graph, thread_id, owner))
+    if header_thread is not None:  # the client keeps the thread: its history is not looked up or recorded
+        return _Turn(thread_id=claim_thread(app, principal, header_thread), history=[], message=message,
+                     turns_before=0)
     known = find_thread(owner, history) if history else None
     if known is not None and user_turns(graph, known[0], owner) == known[1]:
         return _Turn(thread_id=known[0], history=history, message=message, turns_before=known[1])
     thread_id = claim_thread(app, principal, None)
-    seed_thread(graph, thread_id, owner, history, settings.max_input_chars)
-    return _Turn(thread_id=thread_id, history=history, message=message,
-                 turns_before=user_turns(graph, thread_id, owner))
+    seeded = seed_thread(graph, thread_id, owner, history, settings.max_input_chars)
+    return _Turn(thread_id=thread_id, history=history, message=message, turns_before=seeded)
 
 
 def _remember(principal: Principal, turn: _Turn, answer: str, header_thread: str | None) -> None:
