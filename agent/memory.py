@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from readiness.settings import Settings, get_settings
 
 OWNER_KEY = "owner"
+SETUP_LOCK = 7_416_001  # PostgreSQL advisory lock id serialising checkpointer set-up across workers
 
 
 def is_postgres_url(url: str) -> bool:
@@ -55,7 +56,13 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
         )
         try:
             saver = PostgresSaver(pool)  # type: ignore[arg-type]
-            saver.setup()
+            # Several workers start at once: setup() inserts its migration rows unguarded, so one at a time.
+            with pool.connection() as lock:
+                lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+                try:
+                    saver.setup()
+                finally:
+                    lock.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
             yield saver
         finally:
             pool.close()

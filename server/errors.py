@@ -50,7 +50,7 @@ def _prefix(value: Any) -> str | None:
 def field_errors(exc: RequestValidationError) -> list[FieldError]:
     out = []
     for e in exc.errors()[:10]:
-        loc = [p if isinstance(p, int) else short(str(p), 60) for p in e.get("loc", ())]
+        loc = [p if isinstance(p, int) else _prefix(str(p)) or "" for p in e.get("loc", ())]
         out.append(FieldError(loc=loc, msg=short(str(e.get("msg", "invalid")), 200), type=str(e.get("type", "")),
                               input_prefix=_prefix(e.get("input"))))
     return out

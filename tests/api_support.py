@@ -28,6 +28,7 @@ from readiness.models import ApiKey
 from readiness.settings import Settings, get_settings
 from server.app import create_app
 
+FIXTURE_PLAYBOOKS = Path(__file__).parent / "fixtures" / "playbooks"
 KEY_SPECS: dict[str, tuple[str, str | None]] = {
     "pam2": ("pam", "pam-02"), "pam3": ("pam", "pam-03"), "p004": ("partner", "p-004"),
     "p014": ("partner", "p-014"), "leader": ("leader", None), "admin": ("admin", None),
@@ -75,6 +76,8 @@ def store(lumenware_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PARTNERPILOT_DATABASE_URL", f"sqlite:///{db}")
     monkeypatch.setenv("PARTNERPILOT_AS_OF", LUMENWARE_AS_OF)
     monkeypatch.setenv("PARTNERPILOT_PROVIDER", "offline")
+    # The small fixture library: a search builds its index in seconds, not the whole corpus's quarter minute.
+    monkeypatch.setenv("PARTNERPILOT_KNOWLEDGE_DIR", str(FIXTURE_PLAYBOOKS))
     for name in ("PARTNERPILOT_API_TOKENS", "PARTNERPILOT_DEMO_LOGIN", "PARTNERPILOT_REDIS_URL",
                  "PARTNERPILOT_OIDC_JWKS", "PARTNERPILOT_RATE_LIMIT_PER_MINUTE"):
         monkeypatch.delenv(name, raising=False)

@@ -168,6 +168,13 @@ def test_playbooks_for_partners_exclude_pam_guides_and_render_safely(api: Api) -
     assert doc["markdown"] and doc["html"].count("<") > 3 and "<script" not in doc["html"]
     icp = api.client.get("/v1/playbooks", params={"gap": "icp"}, headers=api.h("p004")).json()
     assert icp and all("icp" in p["gaps"] for p in icp)
+    found = api.client.get("/v1/playbooks/search", params={"q": "who is our ideal customer", "k": 3},
+                           headers=api.h("p004")).json()
+    assert found["results"] and found["results"][0]["playbook_id"] == "fx-icp-basics"
+    assert not {h["playbook_id"] for h in found["results"]} & set(pam_only)
+    guide = api.client.get("/v1/playbooks/search", params={"q": "dormant partner call", "gap": "ae_engagement"},
+                           headers=api.h("pam2")).json()
+    assert "fx-pam-dormant" in {h["playbook_id"] for h in guide["results"]}
 
 
 def test_playbook_rendering_removes_scripts_and_handlers() -> None:
