@@ -22,6 +22,8 @@ pytestmark = pytest.mark.xdist_group("server")
 PUBLIC = {
     ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/principals"), ("POST", "/login"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+    # The link in nudge e-mails: its HMAC signature is the credential (tests/test_nudge_delivery.py).
+    ("GET", "/nudges/unsubscribe"), ("POST", "/nudges/unsubscribe"),
 }
 # The web pages are one static shell holding no data (it reads /v1 with the reader's token): public by design.
 PUBLIC |= {(m, r.path) for r in web_pages.routes for m in r.methods}
