@@ -282,9 +282,13 @@ class Browser:
                 lambda d: d.execute_script("return document.documentElement.dataset.chatReady === 'true'"))
 
     def wait(self, condition: Callable[[Any], Any], timeout: float = 20.0, message: str = "") -> Any:
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition, message)
+        # A view re-renders while it is polled (the plan card redraws after a claim): an element found a moment ago
+        # can go stale before its text is read, which means "not yet", not a failure.
+        wait = WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+        return wait.until(condition, message)
 
     def sign_in(self, who: str) -> None:
         from selenium.webdriver.common.by import By
