@@ -1,5 +1,5 @@
-"""Loads the planner's prompt assets once: the intent definitions (roles, steps: the one source of truth), slot
-patterns and answer templates."""
+"""Loads the planner's prompt assets once: the intent definitions (roles, steps: the one source of truth) and the
+answer templates."""
 
 from __future__ import annotations
 
@@ -20,10 +20,6 @@ def load(name: str) -> dict[str, Any]:
 
 def intents() -> dict[str, Any]:
     return load("intent_definitions.yaml")["intents"]
-
-
-def slots() -> dict[str, Any]:
-    return load("slots.yaml")
 
 
 def answers() -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
-from agent.planner import assets, training
+from agent.planner import training
 from readiness.scope import PartnerRef
 
 _ID = re.compile(r"\b((?:p|pam)-\d{2,})\b", re.IGNORECASE)
@@ -112,8 +112,7 @@ def _norm(text: str) -> str:
 
 @cache
 def _not_names() -> frozenset[str]:
-    words = {str(w).lower() for w in training.vocabulary("not_partner_names")}
-    return frozenset(words | {str(w).lower() for w in assets.slots().get("not_names", [])} | REGIONS)
+    return frozenset({str(w).lower() for w in training.vocabulary("not_partner_names")} | REGIONS)
 
 
 @cache
@@ -187,9 +186,9 @@ class NameIndex:
                             best, span = score, (begin, begin + n - 1)
                     if best >= NAME_MATCH:
                         found.append(self._mention(text, tokens, span, ref.partner_id, best))
-                    elif key_score >= WORD_MATCH and len(key) > 3 and self._alone_is_name(tokens, i, words, key):
-                        if tok.low not in common or tok.capitalised:
-                            found.append(self._mention(text, tokens, (i, i), ref.partner_id, 80.0 + key_score / 10))
+                    elif key_score >= WORD_MATCH and len(key) > 3 and self._alone_is_name(tokens, i, words, key) \
+                            and (tok.low not in common or tok.capitalised):
+                        found.append(self._mention(text, tokens, (i, i), ref.partner_id, 80.0 + key_score / 10))
         return _resolve(found)
 
     @staticmethod
@@ -250,7 +249,8 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
              "tenth": 10, "10th": 10}
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
             "ten": 10, "dozen": 12, "twenty": 20}
-_ORDINAL_WORDS = r"(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|tenth|10th)"
+_ORDINAL_WORDS = (r"(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|"
+                  r"tenth|10th)")
 # "the second one", "second on the list", "#2", "number 2", "the last one"; not "our first deal", "fix first".
 _ORDINAL_RE = re.compile(
     r"(?:\bthe\s+" + _ORDINAL_WORDS + r"\b(?!\s+(?:deal|time|quarter|call|step|thing|milestone|customer|workshop|"
@@ -404,21 +404,21 @@ def named_things(text: str, tokens: list[_Token], taken: list[tuple[int, int]]) 
             continue
         span = re.sub(r"['’]s$", "", text[tokens[i].start : tokens[j].end])
         cue = tokens[i - 1].low if i > 0 else ""
-        if set(words) & CERT_WORDS and cue not in {"with", "at", "for"} and not set(words) <= CERT_WORDS | set(common):
-            out["certifications"].append(span)
-        elif len(words) >= 2 and set(words) & CERT_WORDS and words[-1] not in COMPANY_SUFFIXES:
+        certs = set(words) & CERT_WORDS
+        if certs and ((len(words) >= 2 and words[-1] not in COMPANY_SUFFIXES)
+                      or (cue not in {"with", "at", "for"} and not set(words) <= CERT_WORDS | set(common))):
             out["certifications"].append(span)
         elif all(w in not_names or w in REGIONS or w in common for w in words):
             continue
         elif cue in CUSTOMER_CUES or (i > 1 and tokens[i - 2].low in {"customer", "client", "account"}):
             out["customers"].append(span)
-        elif words[-1] in COMPANY_SUFFIXES and len(words) >= 2:
-            out["unknown"].append(span)
-        elif cue in {"called", "named"} or (cue == "is" and i > 1 and tokens[i - 2].low == "partner"):
+        elif (words[-1] in COMPANY_SUFFIXES and len(words) >= 2) or cue in {"called", "named"} \
+                or (cue == "is" and i > 1 and tokens[i - 2].low == "partner"):
             out["unknown"].append(span)
     return out
 
 
+@cache
 def _lexicon(section: str) -> dict[str, list[str]]:
     data = training.vocabulary("gap_phrases")
     return {str(k): [str(p) for p in v or []] for k, v in (data.get(section) or {}).items()}
@@ -483,13 +483,37 @@ def extract(text: str, index: NameIndex, today: date) -> Entities:
     if m:
         value = _count(m.group(1) or m.group(2) or "")
         e.limit = max(1, min(value, 50)) if value else None
-    low = f" {_norm(e.masked(text))} "
-    e.filters = filters_of(low)
-    e.gap = _lexicon_hit(low, _lexicon("gaps"))
-    dimension = _lexicon_hit(low, _lexicon("dimensions"))
-    e.dimension = dimension or (GAP_TO_DIMENSION.get(e.gap, e.gap) if e.gap else None)
-    e.level = _lexicon_hit(low, _lexicon("levels"))
+    e.filters = filters_of(f" {_norm(e.masked(text))} ")
+    topic = extract_topic(e.masked(text))
+    e.gap, e.level = topic.gap, topic.level
+    e.dimension = topic.dimension or (GAP_TO_DIMENSION.get(e.gap, e.gap) if e.gap else None)
     return e
+
+
+class Topic(BaseModel):
+    gap: str | None = None
+    dimension: str | None = None
+    level: str | None = None
+
+
+def extract_topic(text: str) -> Topic:
+    """The GTM gap, readiness dimension and level a piece of text is about (longest vocabulary phrase wins)."""
+    low = f" {_norm(text)} "
+    return Topic(gap=_lexicon_hit(low, _lexicon("gaps")), dimension=_lexicon_hit(low, _lexicon("dimensions")),
+                 level=_lexicon_hit(low, _lexicon("levels")))
+
+
+_SEARCH_WORDS = {"find", "look", "up", "search", "for", "named", "called", "about", "me", "tell", "have", "got", "in",
+                 "book", "there", "lookup", "who", "s", "a", "an", "the", "partner", "partners", "company", "firm",
+                 "any", "is", "are", "do", "we", "i", "my", "our", "with", "name", "like", "something", "which",
+                 "match", "matches", "matching", "starts", "starting", "begins", "show", "list", "all", "of", "one",
+                 "ones", "whose", "id", "please", "can", "you", "could"}
+
+
+def name_query(text: str) -> str:
+    """The words of a message that could be (part of) a partner's name, for an explicit partner search."""
+    words = [t.text for t in _tokens(text) if t.low not in _SEARCH_WORDS and t.low not in _not_names()]
+    return " ".join(words) or text
 
 
 def describe(entities: Entities) -> dict[str, Any]:

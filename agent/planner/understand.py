@@ -26,11 +26,12 @@ from readiness.scope import PartnerRef
 CLAUSE_CONFIDENCE = 0.5
 # Intents that never make a part of their own next to others ("thanks, and what's my score?" is a score question).
 SOCIAL = {"greeting", "thanks", "affirm", "help"}
+_ASK = r"what|how|which|why|who|where|when|can|could|should|is|are|do|does|show|give|tell"
+# Clause boundaries of a multi-part message: sentence ends, semicolons, dashes, "and also", ", and what ...".
 _CLAUSES = re.compile(
-    r"(?<=[?!])\s+|[?!]+$|;\s*|(?<=\w)\.\s+(?=\w)|\n+|\s+-{1,2}\s+|\band also\b|\balso,?\s+(?=what|how|which|why|who|can|"
-    r"could|should|is|are|do|does|show|give|tell)|,?\s+and then\b|,\s*(?:and|but|so|plus)\s+(?=what|how|which|why|who|"
-    r"can|could|should|is|are|do|does|show|give|tell|where|when|i|we|our|my)|\b(?:and|but|so)\s+(?=what|how|which|why|"
-    r"who|where|when|should|can|could)\b", re.I)
+    r"(?<=[?!])\s+|[?!]+$|;\s*|(?<=\w)\.\s+(?=\w)|\n+|\s+-{1,2}\s+|\band also\b"
+    rf"|\balso,?\s+(?={_ASK})|,?\s+and then\b|,\s*(?:and|but|so|plus)\s+(?={_ASK}|i|we|our|my)"
+    r"|\b(?:and|but|so)\s+(?=what|how|which|why|who|where|when|should|can|could)\b", re.I)
 _QUESTION = re.compile(
     r"^\s*(?:so|ok|okay|and|but|hey|hi|also|well|um|uh|quick question|question)?[\s,:]*(?:how|what|what's|whats|why|"
     r"when|where|who|whom|which|whose|can|could|should|shall|would|will|do|does|did|is|isn't|are|aren't|am|was|were|"

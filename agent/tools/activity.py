@@ -23,8 +23,9 @@ def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
             visible_partner_ids(s, ctx.principal))
         audience = "partner" if ctx.role == "partner" else None
         nudges = [n for n in nudges_due(s, ctx.as_of, partner_ids=ids) if audience is None or n.audience == audience]
-    return ok({"nudges": [{"partner_id": n.partner_id, "name": n.name, "audience": n.audience, "code": n.code,
-                           "reason": n.reason, "next_step": n.next_step} for n in nudges[:10]]})
+    return ok({"as_of": ctx.as_of, "nudges": [
+        {"partner_id": n.partner_id, "name": n.name, "audience": n.audience, "code": n.code, "reason": n.reason,
+         "next_step": n.next_step} for n in nudges[:10]]})
 
 
 @tool
@@ -46,7 +47,8 @@ def get_pipeline_summary(runtime: Runtime, partner: str | None = None) -> str:
         names = dict(s.execute(select(Partner.partner_id, Partner.name).where(
             Partner.partner_id.in_({o.partner_id for o in p.stalled[:5]}))).all())
     return ok({
-        "scope": scope, "sourced_open": p.open_sourced.amount, "sourced_count": p.open_sourced.count,
+        "scope": scope, "as_of": ctx.as_of, "sourced_open": p.open_sourced.amount,
+        "sourced_count": p.open_sourced.count,
         "influenced_open": p.open_influenced.amount, "influenced_count": p.open_influenced.count,
         "sourced_won": p.won_sourced_trailing.amount, "influenced_won": p.won_influenced_trailing.amount,
         "coverage_ratio": p.coverage_ratio, "coverage_target": p.coverage_target,

@@ -24,5 +24,6 @@ def diagnose_gtm_gaps(runtime: Runtime, partner: str | None = None) -> str:
                 "evidence": list(g.evidence)[:3], "missing": list(g.missing_elements),
                 "playbooks": [{"id": p.id, "title": p.title} for p in g.playbooks][:3]}
 
-    return ok({"partner_id": ref.partner_id, "name": ref.name, "top_gap": view(d.top_gap) if d.top_gap else None,
+    return ok({"partner_id": ref.partner_id, "name": ref.name, "as_of": ctx.as_of,
+               "top_gap": view(d.top_gap) if d.top_gap else None,
                "gaps": [view(g) for g in d.gaps]})

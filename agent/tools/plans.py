@@ -27,9 +27,11 @@ def plan_view(plan: Any, name: str) -> dict[str, Any]:
                 "next_step": x.next_step}
 
     nxt = plan.next_milestone
-    return {"partner_id": plan.partner_id, "name": name, "started_on": plan.started_on.isoformat(),
-            "done": plan.done, "total": plan.total,
-            "milestones": [m(x) for x in plan.milestones], "next_milestone": m(nxt) if nxt else None}
+    overdue = sum(1 for x in plan.milestones if x.status == "overdue")
+    return {"partner_id": plan.partner_id, "name": name, "as_of": plan.as_of.isoformat(),
+            "started_on": plan.started_on.isoformat(), "done": plan.done, "total": plan.total,
+            "milestones": [m(x) for x in plan.milestones], "next_milestone": m(nxt) if nxt else None,
+            "overdue": overdue, "on_track": overdue == 0}
 
 
 @tool

@@ -36,6 +36,7 @@ def score_view(score: Any, detail: bool = False) -> dict[str, Any]:
         "gtm": [{"key": g.key, "label": g.label, "score": round(g.score, 1)} for g in score.gtm],
         "momentum_30": score.momentum_30,
         "momentum_90": score.momentum_90,
+        "as_of": score.as_of,
     }
     if detail:
         view["dormant_flags"] = [{"label": f.label, "evidence": list(f.evidence)[:3]} for f in score.dormant_flags]
@@ -78,12 +79,13 @@ def get_revenue_impact(runtime: Runtime, partner: str | None = None) -> str:
             ids = visible_partner_ids(s, ctx.principal)
             impact = program_impact(s, ctx.as_of, partner_ids=ids)
             scope = "your book" if ctx.role == "pam" else "the program"
-            return ok({"level": "program", "scope": scope, "ready_count": impact.ready_dormant_count,
+            return ok({"level": "program", "scope": scope, "as_of": ctx.as_of,
+                       "ready_count": impact.ready_dormant_count,
                        "revenue": impact.ready_dormant_revenue, "share": impact.activation_share,
                        "lift": impact.lift})
         ref = subject(s, ctx, partner)
         r = revenue_impact(s, ref.partner_id, ctx.as_of)
-        return ok({"level": "partner", "partner_id": ref.partner_id, "name": ref.name,
+        return ok({"level": "partner", "partner_id": ref.partner_id, "name": ref.name, "as_of": ctx.as_of,
                    "expected_upside": r.expected_upside, "probability": r.activation_probability,
                    "typical_deal_size": r.typical_deal_size, "deals_per_year": r.deals_per_year,
                    "cost_of_inaction_per_quarter": r.cost_of_inaction_per_quarter, "roi": r.activation_roi})

@@ -1,0 +1,304 @@
+"""Deciding what to do with an interpretation: act, ask one specific question, or act on the best guess and ask.
+
+Input: the interpretation of the message and the dialogue state; output: a `Decision` (steps to run, each an intent
+with its partners, or the question to ask). No tool runs here and no answer is phrased here.
+
+- Confident (calibrated probability >= ACT): act on every part of the message.
+- Unsure between two readings that are close: ask which of the two named readings is meant.
+- Otherwise unsure: act on the most likely reading and ask one specific question about the other one.
+- A write (progress, a confirmation) needs a statement, not a question, and WRITE confidence; short of it the
+  assistant asks whether to record it, and "yes" records it.
+- A partner-level question uses the partner named, else the row or partner referred to, else the partner in focus;
+  a book- or program-level question never inherits the previous partner.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agent.planner import assets
+from agent.planner.dialogue import DialogueState, Pending, ProposedStep
+from agent.planner.understand import Interpretation, allowed
+
+ACT = 0.5
+# Two readings this close (and neither confident) are asked about by name.
+CLOSE = 0.15
+# A write needs at least this probability and a statement.
+WRITE = 0.55
+WRITE_INTENTS = {"report_progress", "confirm_milestone"}
+DECLINE = {"out_of_scope", "escalation"}
+TEXT_ONLY = {"help", "thanks", "affirm"}
+# Intents that may take a partner but answer for the whole book without one (no inheriting the previous partner).
+BOOK_OR_PARTNER = {"pipeline", "revenue_impact", "nudges"}
+# "why?" after an answer of this intent explains it with this intent.
+WHY = {"score": "explain_score", "greeting": "explain_score", "outlook": "explain_score",
+       "call_opener": "explain_score", "call_list": "explain_score", "list_partners": "explain_score",
+       "compare": "explain_score",
+       "explain_score": "biggest_gap", "biggest_gap": "biggest_gap", "plan": "plan", "next_steps": "plan",
+       "nudges": "plan", "pipeline": "pipeline", "revenue_impact": "revenue_impact", "book_health": "book_health",
+       "grow_list": "explain_score"}
+_ELLIPTIC = re.compile(r"^\W*(and|what about|how about|and what about|ok and|also|same for|now)\b", re.I)
+_REJECT = re.compile(r"\b(reject|decline|not done|isn't done|is not done|deny|refuse|bounce|send back|not approved)\b",
+                     re.I)
+
+
+class Step(BaseModel):
+    intent: str
+    partners: list[str] = Field(default_factory=list)  # ids, or a raw name for the tool to resolve or refuse
+    text: str = ""  # the part of the message this step answers (evidence for writes, query for playbooks)
+    mode: Literal["answer", "why"] = "answer"
+
+
+class Decision(BaseModel):
+    kind: Literal["act", "clarify", "decline"]
+    steps: list[Step] = Field(default_factory=list)
+    pending: Pending | None = None
+    clarify: str | None = None  # which_partner | ambiguous | which_reading | confirm_write
+    candidates: list[str] = Field(default_factory=list)
+    readings: list[str] = Field(default_factory=list)
+    alternative: str | None = None  # best guess made: the other reading, asked about after the answer
+    confidence: float = 1.0
+
+    @property
+    def intents(self) -> list[str]:
+        return list(dict.fromkeys(s.intent for s in self.steps)) or self.readings
+
+
+def needs_partner(intent: str, role: str) -> bool:
+    return role != "partner" and bool(assets.intents().get(intent, {}).get("needs_partner"))
+
+
+def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decision:
+    e = interp.entities
+    pending, proposed = dialogue.pending, dialogue.proposed
+    named = e.partner_ids or interp.referenced
+    short = len(interp.text.split()) <= 6
+
+    if interp.intent in DECLINE and interp.confidence >= ACT:
+        return Decision(kind="decline", steps=[Step(intent=interp.intent)], confidence=interp.confidence)
+    if any(p.intent == "escalation" for p in interp.parts):
+        return Decision(kind="decline", steps=[Step(intent="escalation")], confidence=interp.confidence)
+
+    # Answers to the question the assistant just asked.
+    if pending is not None:
+        answered = _answer_pending(interp, dialogue, role)
+        if answered is not None:
+            return answered
+    # "yes" / "ok do that" after a proposal.
+    if proposed is not None and interp.intent == "affirm" and (short or interp.confidence >= ACT):
+        return Decision(kind="act", steps=[Step(intent=proposed.intent, partners=proposed.partner_ids,
+                                                text=proposed.text or "")])
+    # "why?" about the previous answer: explain it rather than repeat it.
+    if interp.bare_why and dialogue.last is not None and dialogue.last.intents:
+        return _explain_previous(interp, dialogue, role)
+    # A short follow-up that points into the last list ("and the second one?") keeps the last kind of question.
+    if interp.reference == "row" and short and interp.confidence < ACT and dialogue.last is not None:
+        intent = _follow_up_intent(dialogue, role)
+        return _with_partners([Step(intent=intent, text=interp.text)], interp, dialogue, role)
+
+    top, second = interp.intents[0], interp.runner_up()
+    if top.intent in TEXT_ONLY and len(interp.parts) == 1:
+        return Decision(kind="act", steps=[Step(intent=top.intent)], confidence=top.probability)
+    if top.probability < ACT and second is not None and top.probability - second.probability < CLOSE \
+            and not _pick_by_entities(interp) and second.intent not in DECLINE | TEXT_ONLY:
+        readings = [top.intent, second.intent]
+        return Decision(kind="clarify", clarify="which_reading", readings=readings, confidence=top.probability,
+                        candidates=named[:3], pending=Pending(kind="which_reading", intents=readings,
+                                                              candidates=named[:3]))
+
+    steps = [Step(intent=p.intent, text=p.text) for p in interp.parts]
+    if len(steps) == 1:
+        steps[0].intent = _pick_by_entities(interp) or steps[0].intent
+    steps = [_safe_write(s, interp) for s in steps]
+    decision = _with_partners(steps, interp, dialogue, role)
+    decision.confidence = top.probability
+    if decision.kind == "act" and top.probability < ACT and second is not None and second.intent not in DECLINE:
+        decision.alternative = second.intent
+    # A write that is not sure enough: ask before recording.
+    for step in decision.steps:
+        if step.intent in WRITE_INTENTS and (interp.question or top.probability < WRITE) and decision.kind == "act":
+            return Decision(kind="clarify", clarify="confirm_write", readings=[step.intent],
+                            candidates=step.partners, confidence=top.probability,
+                            pending=Pending(kind="confirm_write", intents=[step.intent], candidates=step.partners,
+                                            text=interp.text))
+    return decision
+
+
+def _pick_by_entities(interp: Interpretation) -> str | None:
+    """Entities that settle an intent the wording leaves open: a list filter makes a count question a list_partners
+    question, two or more partners named make a comparison."""
+    e, top = interp.entities, interp.intent
+    if top in {"list_partners", "call_list", "book_health"} and (e.filters.stage or e.filters.tier or e.filters.outlook
+                                                                 or e.filters.stalled):
+        return "list_partners"
+    if len(e.partner_ids) >= 2 and top in {"score", "compare", "explain_score"} \
+            and re.search(r"\b(vs\.?|versus|compare|compared|or|better|stronger|weaker|difference|side by side)\b",
+                          interp.text, re.I):
+        return "compare"
+    return None
+
+
+def _safe_write(step: Step, interp: Interpretation) -> Step:
+    """A question never writes: a progress 'report' phrased as a question is a question about the plan or a
+    how-to (the next most likely reading that does not write)."""
+    part_is_question = interp.question if not step.text else any(
+        p.question for p in interp.parts if p.text == step.text)
+    if step.intent in WRITE_INTENTS and part_is_question:
+        fallback = next((s.intent for s in interp.intents if s.intent not in WRITE_INTENTS | DECLINE | TEXT_ONLY),
+                        "plan")
+        return step.model_copy(update={"intent": fallback})
+    return step
+
+
+def _follow_up_intent(dialogue: DialogueState, role: str) -> str:
+    last = dialogue.last.intents[0] if dialogue.last and dialogue.last.intents else ""
+    if last in {"score", "explain_score", "biggest_gap", "plan", "revenue_impact", "outlook", "call_opener",
+                "pipeline", "nudges"}:
+        return last
+    return "explain_score"
+
+
+def _explain_previous(interp: Interpretation, dialogue: DialogueState, role: str) -> Decision:
+    last = dialogue.last
+    assert last is not None
+    intent = WHY.get(last.intents[0], "explain_score")
+    if last.explained and intent == "explain_score":
+        intent = "biggest_gap"
+    partners = interp.entities.partner_ids or interp.referenced or last.partner_ids[:1] or dialogue.focus[:1]
+    if intent == "explain_score" and last.intents[0] in {"call_list", "list_partners"} and dialogue.last_list:
+        partners = interp.referenced or dialogue.last_list.partner_ids[:1]
+    step = Step(intent=intent, partners=partners if role != "partner" else [], text=interp.text, mode="why")
+    decision = _with_partners([step], interp, dialogue, role)
+    return decision
+
+
+def _answer_pending(interp: Interpretation, dialogue: DialogueState, role: str) -> Decision | None:
+    pending = dialogue.pending
+    assert pending is not None
+    e = interp.entities
+    yes = interp.intent == "affirm" or bool(re.match(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please|do it|go ahead|"
+                                                      r"correct|right|exactly)\b", interp.text, re.I))
+    short = len(interp.text.split()) <= 6
+    if pending.kind == "confirm_write" and yes:
+        return Decision(kind="act", steps=[Step(intent=i, partners=pending.candidates, text=pending.text or "")
+                                           for i in pending.intents])
+    if pending.kind == "which_reading":
+        chosen = _choose_reading(interp, pending.intents)
+        if chosen is not None:
+            steps = [Step(intent=chosen, partners=e.partner_ids or pending.candidates, text=interp.text)]
+            return _with_partners(steps, interp, dialogue, role)
+        return None
+    if pending.kind in {"which_partner", "ambiguous"}:
+        picked = e.partner_ids
+        if not picked and pending.candidates and e.ordinal is not None:
+            k = e.ordinal - 1 if e.ordinal > 0 else len(pending.candidates) + e.ordinal
+            picked = [pending.candidates[k]] if 0 <= k < len(pending.candidates) else []
+        if not picked and e.ambiguous and pending.candidates:
+            narrowed = [c for c in e.ambiguous[0].partner_ids if c in pending.candidates]
+            picked = narrowed[:1] if len(narrowed) == 1 else []
+        if (picked or e.unknown_names) and (short or interp.confidence < ACT):
+            partners = picked or e.unknown_names[:1]
+            return Decision(kind="act", steps=[Step(intent=i, partners=partners, text=interp.text)
+                                               for i in pending.intents])
+    return None
+
+
+def _choose_reading(interp: Interpretation, readings: list[str]) -> str | None:
+    if interp.entities.ordinal in (1, 2) and len(readings) >= interp.entities.ordinal:
+        return readings[interp.entities.ordinal - 1]
+    if interp.entities.ordinal == -1:
+        return readings[-1]
+    if interp.intent in readings and interp.confidence >= 0.3:
+        return interp.intent
+    if interp.intent == "affirm":
+        return readings[0]
+    return None
+
+
+def _with_partners(steps: list[Step], interp: Interpretation, dialogue: DialogueState, role: str) -> Decision:
+    """Fill in each step's partners; ask which partner when a partner-level question names none and none is in
+    focus, or when a name fits several partners."""
+    e = interp.entities
+    keep = allowed(role)
+    out: list[Step] = []
+    for step in steps:
+        if step.intent not in keep:
+            continue
+        if role == "partner":
+            # A partner's tools are about itself; another partner's name goes to the tool, which refuses it.
+            foreign = e.unknown_names[:1] or e.unknown_ids[:1]
+            out.append(step.model_copy(update={"partners": foreign}))
+            continue
+        if step.partners:
+            out.append(step)
+            continue
+        if e.ambiguous and (needs_partner(step.intent, role) or step.intent in BOOK_OR_PARTNER | {"compare"}):
+            focus_pick = [c for c in e.ambiguous[0].partner_ids if c in dialogue.focus[:2]]
+            if len(focus_pick) == 1:
+                out.append(step.model_copy(update={"partners": [*e.partner_ids, focus_pick[0]]}))
+                continue
+            candidates = e.ambiguous[0].partner_ids[:5]
+            return Decision(kind="clarify", clarify="ambiguous", candidates=candidates,
+                            pending=Pending(kind="ambiguous", intents=[s.intent for s in steps],
+                                            candidates=candidates))
+        explicit = e.partner_ids or e.unknown_ids or e.unknown_names
+        if step.intent == "compare":
+            chosen = list(explicit)
+            if len(chosen) < 2:
+                chosen += [p for p in (interp.referenced or dialogue.focus) if p not in chosen]
+            out.append(step.model_copy(update={"partners": chosen[:3]}))
+            continue
+        if explicit:
+            out.append(step.model_copy(update={"partners": list(explicit)[:3]}))
+            continue
+        if interp.referenced and interp.reference != "list":
+            out.append(step.model_copy(update={"partners": interp.referenced[:1]}))
+            continue
+        if needs_partner(step.intent, role):
+            inherited = dialogue.focus[:1]
+            if not inherited and interp.reference == "list":
+                inherited = interp.referenced[:1]
+            if not inherited:
+                return Decision(kind="clarify", clarify="which_partner",
+                                pending=Pending(kind="which_partner", intents=[s.intent for s in steps]))
+            out.append(step.model_copy(update={"partners": inherited}))
+            continue
+        after_list = dialogue.last is not None and "list_dormant_partners" in dialogue.last.tools
+        if step.intent in BOOK_OR_PARTNER and _ELLIPTIC.match(interp.text) and dialogue.focus \
+                and interp.reference != "list" and not after_list:
+            out.append(step.model_copy(update={"partners": dialogue.focus[:1]}))
+            continue
+        out.append(step)
+    if not out:
+        return Decision(kind="act", steps=[Step(intent="help")])
+    return Decision(kind="act", steps=out)
+
+
+def rejects(text: str) -> bool:
+    return bool(_REJECT.search(text))
+
+
+def proposal_after(decision: Decision, role: str, listed: list[str], focus: list[str]) -> ProposedStep | None:
+    """The one next step the answer offers, which "ok do that" carries out."""
+    intents = decision.intents
+    if not intents or decision.kind != "act":
+        return None
+    last = intents[-1]
+    partners = decision.steps[-1].partners
+    if role == "partner":
+        return {"score": ProposedStep(intent="explain_score"), "explain_score": ProposedStep(intent="biggest_gap"),
+                "outlook": ProposedStep(intent="biggest_gap"), "plan": ProposedStep(intent="next_steps"),
+                "pipeline": ProposedStep(intent="playbook", text="deal registration sourced pipeline"),
+                }.get(last)
+    if last == "call_list" and listed:
+        return ProposedStep(intent="call_opener", partner_ids=listed[:1])
+    if last in {"score", "compare"} and (partners or focus):
+        return ProposedStep(intent="explain_score", partner_ids=(partners or focus)[:1])
+    if last in {"explain_score", "outlook"} and (partners or focus):
+        return ProposedStep(intent="call_opener", partner_ids=(partners or focus)[:1])
+    if last == "biggest_gap" and (partners or focus):
+        return ProposedStep(intent="plan", partner_ids=(partners or focus)[:1])
+    return None
