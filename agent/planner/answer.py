@@ -178,7 +178,7 @@ def answer_opener(explained: Data | None, gaps: Data | None) -> str:
 
 
 def answer_next_steps(plan: Data | None, nudges: Data | None, as_of: str) -> str:
-    lines = [t("next_steps_intro", as_of=as_of)]
+    lines = [t("next_steps_intro", name=(plan or nudges or {}).get("name", "you"), as_of=as_of)]
     n = 0
     for m in (plan or {}).get("milestones") or []:
         if m.get("status") in {"overdue", "stalled", "open"} and n < 3:

@@ -31,7 +31,7 @@ from agent.planner.spelling import get_speller
 log = logging.getLogger(__name__)
 
 # Bump when features or augmentation change: the cache key includes it.
-FEATURE_VERSION = "3"
+FEATURE_VERSION = "4"
 EMBEDDING_WEIGHT = 1.5  # the dense block against the two L2-normalised TF-IDF blocks
 AUGMENT_COPIES = 2
 C = 8.0
@@ -113,6 +113,10 @@ class CalibratedLogReg:
         return _softmax(self.estimator.decision_function(x), self.temperature)
 
 
+# A statement this close (mean cosine to a dimension's three nearest vocabulary phrases) is evidence of it.
+TOPIC_SIMILARITY = 0.4
+
+
 @dataclass
 class IntentModel:
     classes: list[str]
@@ -120,6 +124,23 @@ class IntentModel:
     model: CalibratedLogReg
     data_hash: str
     examples: int
+    # The gap and dimension phrases of the vocabulary, embedded: (dimension, gap or None) per row.
+    topic_keys: list[tuple[str, str | None]]
+    topic_vectors: np.ndarray
+
+    def nearest_dimension(self, text: str) -> str | None:
+        """The readiness dimension whose vocabulary phrases mean the closest thing to `text` (mean of its three
+        nearest phrases), when close enough: what a progress statement in words the vocabulary does not list
+        ("three people certified now") is evidence of."""
+        if not len(self.topic_keys):
+            return None
+        sims = self.topic_vectors @ _embed([prepare(text)])[0]
+        by_dimension: dict[str, list[float]] = {}
+        for (dimension, _gap), sim in zip(self.topic_keys, sims.tolist(), strict=True):
+            by_dimension.setdefault(dimension, []).append(sim)
+        scored = {k: float(np.mean(sorted(v)[-3:])) for k, v in by_dimension.items()}
+        best = max(scored, key=lambda k: scored[k])
+        return best if scored[best] >= TOPIC_SIMILARITY else None
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in `classes` order. Texts are raw messages with
@@ -143,9 +164,28 @@ def fit(root: Path, intents: set[str], data_hash: str) -> IntentModel:
     groups = np.array([e.source for e in examples])
     features = Features.fit(texts)
     model = CalibratedLogReg.fit(features.transform(texts, vectors), labels, groups)
+    keys, phrases = _topic_phrases(root)
     log.info("intent model fitted on %d examples in %.1f s", len(examples), time.perf_counter() - started)
     return IntentModel(classes=[str(c) for c in model.classes_], features=features, model=model,
-                       data_hash=data_hash, examples=len(examples))
+                       data_hash=data_hash, examples=len(examples), topic_keys=keys,
+                       topic_vectors=_embed([prepare(p) for p in phrases]) if phrases else np.zeros((0, 384)))
+
+
+def _topic_phrases(root: Path) -> tuple[list[tuple[str, str | None]], list[str]]:
+    from agent.planner.entities import GAP_TO_DIMENSION
+
+    data = training.vocabulary("gap_phrases", root)
+    keys: list[tuple[str, str | None]] = []
+    phrases: list[str] = []
+    for gap, items in (data.get("gaps") or {}).items():
+        for phrase in items or []:
+            keys.append((GAP_TO_DIMENSION.get(gap, gap), gap))
+            phrases.append(str(phrase))
+    for dimension, items in (data.get("dimensions") or {}).items():
+        for phrase in items or []:
+            keys.append((dimension, None))
+            phrases.append(str(phrase))
+    return keys, phrases
 
 
 @dataclass

@@ -485,21 +485,30 @@ def extract(text: str, index: NameIndex, today: date) -> Entities:
         e.limit = max(1, min(value, 50)) if value else None
     e.filters = filters_of(f" {_norm(e.masked(text))} ")
     topic = extract_topic(e.masked(text))
-    e.gap, e.level = topic.gap, topic.level
-    e.dimension = topic.dimension or (GAP_TO_DIMENSION.get(e.gap, e.gap) if e.gap else None)
+    e.gap, e.level, e.dimension = topic.gap, topic.level, topic.dimension
     return e
 
 
 class Topic(BaseModel):
     gap: str | None = None
-    dimension: str | None = None
+    dimension: str | None = None  # the readiness dimension a signal about this text is recorded against
     level: str | None = None
 
 
+def _hits(low: str, lexicon: dict[str, list[str]]) -> list[tuple[int, str]]:
+    return [(len(p), key) for key, phrases in lexicon.items() for phrase in phrases
+            if (p := _norm(phrase)) and f" {p} " in low]
+
+
 def extract_topic(text: str) -> Topic:
-    """The GTM gap, readiness dimension and level a piece of text is about (longest vocabulary phrase wins)."""
+    """The GTM gap, readiness dimension and level a piece of text is about. The longest vocabulary phrase wins,
+    across gaps (mapped to the dimension they evidence) and dimensions; on a tie the more specific gap wins."""
     low = f" {_norm(text)} "
-    return Topic(gap=_lexicon_hit(low, _lexicon("gaps")), dimension=_lexicon_hit(low, _lexicon("dimensions")),
+    gaps = _hits(low, _lexicon("gaps"))
+    dims = _hits(low, _lexicon("dimensions"))
+    gap = max(gaps)[1] if gaps else None
+    ranked = [(n, 1, GAP_TO_DIMENSION.get(k, k)) for n, k in gaps] + [(n, 0, k) for n, k in dims]
+    return Topic(gap=gap, dimension=max(ranked)[2] if ranked else None,
                  level=_lexicon_hit(low, _lexicon("levels")))
 
 

@@ -40,6 +40,13 @@ WHY = {"score": "explain_score", "greeting": "explain_score", "outlook": "explai
        "explain_score": "biggest_gap", "biggest_gap": "biggest_gap", "plan": "plan", "next_steps": "plan",
        "nudges": "plan", "pipeline": "pipeline", "revenue_impact": "revenue_impact", "book_health": "book_health",
        "grow_list": "explain_score"}
+# An instruction to write ("log that ...", "mark ... as done") or, for a PAM, to confirm a claim.
+_WRITE_COMMAND = re.compile(r"^\W*(?:please\s+|pls\s+|can you\s+|could you\s+)?(?:record|log|note(?: down)?|mark|"
+                            r"tick off|put down|save|update (?:that|it))\b", re.I)
+_CONFIRM_COMMAND = re.compile(r"^\W*(?:please\s+|can you\s+|could you\s+)?(?:confirm|approve|sign off|verify|"
+                              r"validate|reject|accept)\b", re.I)
+# A question about partners in general ("when should I stop investing in a partner?") is a how-to question.
+_GENERIC_PARTNER = re.compile(r"\b(?:a|any|one|each|every|such a|that kind of)\s+partner\b|\bpartners\b", re.I)
 _ELLIPTIC = re.compile(r"^\W*(and|what about|how about|and what about|ok and|also|same for|now)\b", re.I)
 _REJECT = re.compile(r"\b(reject|decline|not done|isn't done|is not done|deny|refuse|bounce|send back|not approved)\b",
                      re.I)
@@ -67,6 +74,15 @@ class Decision(BaseModel):
         return list(dict.fromkeys(s.intent for s in self.steps)) or self.readings
 
 
+def decline_reason(interp: Interpretation, threshold: float = ACT) -> str | None:
+    """'escalation' or 'out_of_scope' when the whole message is such a request. A message that also asks something
+    legitimate gets that answered; the tools still enforce scope and identity, so the rest changes nothing."""
+    legit = [p for p in interp.parts if p.intent not in DECLINE]
+    if interp.intent in DECLINE and interp.confidence >= threshold and not legit:
+        return interp.intent
+    return None
+
+
 def needs_partner(intent: str, role: str) -> bool:
     return role != "partner" and bool(assets.intents().get(intent, {}).get("needs_partner"))
 
@@ -77,10 +93,9 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     named = e.partner_ids or interp.referenced
     short = len(interp.text.split()) <= 6
 
-    if interp.intent in DECLINE and interp.confidence >= ACT:
-        return Decision(kind="decline", steps=[Step(intent=interp.intent)], confidence=interp.confidence)
-    if any(p.intent == "escalation" for p in interp.parts):
-        return Decision(kind="decline", steps=[Step(intent="escalation")], confidence=interp.confidence)
+    reason = decline_reason(interp)
+    if reason is not None:
+        return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence)
 
     # Answers to the question the assistant just asked.
     if pending is not None:
@@ -103,15 +118,17 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     if top.intent in TEXT_ONLY and len(interp.parts) == 1:
         return Decision(kind="act", steps=[Step(intent=top.intent)], confidence=top.probability)
     if top.probability < ACT and second is not None and top.probability - second.probability < CLOSE \
-            and not _pick_by_entities(interp) and second.intent not in DECLINE | TEXT_ONLY:
+            and not _pick_by_entities(interp, role) and second.intent not in DECLINE | TEXT_ONLY:
         readings = [top.intent, second.intent]
         return Decision(kind="clarify", clarify="which_reading", readings=readings, confidence=top.probability,
                         candidates=named[:3], pending=Pending(kind="which_reading", intents=readings,
                                                               candidates=named[:3]))
 
-    steps = [Step(intent=p.intent, text=p.text) for p in interp.parts]
+    steps = [Step(intent=p.intent, text=p.text) for p in interp.parts if p.intent not in DECLINE]
+    if not steps:
+        steps = [Step(intent=next((s.intent for s in interp.intents if s.intent not in DECLINE), "help"))]
     if len(steps) == 1:
-        steps[0].intent = _pick_by_entities(interp) or steps[0].intent
+        steps[0].intent = _pick_by_entities(interp, role) or steps[0].intent
     steps = [_safe_write(s, interp) for s in steps]
     decision = _with_partners(steps, interp, dialogue, role)
     decision.confidence = top.probability
@@ -127,10 +144,16 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     return decision
 
 
-def _pick_by_entities(interp: Interpretation) -> str | None:
+def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     """Entities that settle an intent the wording leaves open: a list filter makes a count question a list_partners
     question, two or more partners named make a comparison."""
     e, top = interp.entities, interp.intent
+    if _CONFIRM_COMMAND.match(interp.text) and "confirm_milestone" in allowed(role) and top in WRITE_INTENTS | {
+            "plan", "playbook", "biggest_gap", "nudges"}:
+        return "confirm_milestone"
+    if _WRITE_COMMAND.match(interp.text) and not interp.question:
+        return "confirm_milestone" if role != "partner" and re.search(r"\b(done|complete|confirmed|approved)\b",
+                                                                      interp.text, re.I) else "report_progress"
     if top in {"list_partners", "call_list", "book_health"} and (e.filters.stage or e.filters.tier or e.filters.outlook
                                                                  or e.filters.stalled):
         return "list_partners"
@@ -261,6 +284,11 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
             inherited = dialogue.focus[:1]
             if not inherited and interp.reference == "list":
                 inherited = interp.referenced[:1]
+            if not inherited and _GENERIC_PARTNER.search(step.text or interp.text):
+                out.append(step.model_copy(update={"intent": "playbook"}))
+                continue
+            if not inherited and len(steps) > 1:
+                continue  # one part of several names no partner: answer the others rather than ask
             if not inherited:
                 return Decision(kind="clarify", clarify="which_partner",
                                 pending=Pending(kind="which_partner", intents=[s.intent for s in steps]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from agent.planner.dialogue import DialogueState
+from agent.planner.policy import decline_reason
 from agent.planner.understand import UnderstandingContext, get_understander, name_index
 from readiness.scope import PartnerRef
 
@@ -25,8 +26,4 @@ def declined_intent(text: str, role: str, visible: list[PartnerRef], outsiders: 
             return "escalation"
     ctx = UnderstandingContext(role=role, directory=visible, as_of=as_of)
     interp = get_understander().interpret(text, dialogue or DialogueState(), ctx)
-    if interp.intent in {"out_of_scope", "escalation"} and interp.confidence >= GUARD_CONFIDENCE:
-        return interp.intent
-    if any(p.intent == "escalation" for p in interp.parts):
-        return "escalation"
-    return None
+    return decline_reason(interp, GUARD_CONFIDENCE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ PARTNER_TOOLS = {
     "record_readiness_signal", "get_pipeline_summary", "get_revenue_impact", "get_nudges",
 }
 MAX_CALLS = 8
+_COMPLETED = re.compile(r"\b(finish(ed)?|done|complete(d)?|wrapped|wr[io]te|written|deliver(ed)?|held|ran|hosted|"
+                        r"publish(ed)?|register(ed)?|closed|signed|launch(ed)?|shipped|built|created|drafted|"
+                        r"submitted|booked|had|got|tick(ed)? off|nailed|landed|won)\b", re.I)
 Result = tuple[str, dict[str, Any], dict[str, Any]]
 
 
@@ -63,12 +67,10 @@ def tools_of(step: Step, role: str, interp: Interpretation) -> list[str]:
             return ["list_dormant_partners"]  # how many dormant: the call list knows the dormant total
         return ["list_partners"]
     if step.intent == "report_progress":
-        tools = []
-        if milestone_from_text(step.text or interp.text):
-            tools.append("update_milestone")
-        if _dimension(step, interp) or not tools:
-            tools.append("record_readiness_signal")
-        return tools
+        # Something finished that the plan names is a milestone claim; anything else is a readiness signal.
+        text = step.text or interp.text
+        return ["update_milestone" if milestone_from_text(text) and _COMPLETED.search(text)
+                else "record_readiness_signal"]
     if step.intent == "biggest_gap" and step.mode == "why":
         return ["diagnose_gtm_gaps"]
     if step.intent == "greeting" and role == "partner":
@@ -77,14 +79,16 @@ def tools_of(step: Step, role: str, interp: Interpretation) -> list[str]:
 
 
 def _dimension(step: Step, interp: Interpretation) -> str | None:
-    from agent.planner.entities import GAP_TO_DIMENSION, extract_topic
+    """The readiness dimension a progress statement is evidence of: a vocabulary phrase it contains, else the
+    phrase closest in meaning."""
+    from agent.planner.classifier import get_model
+    from agent.planner.entities import extract_topic
 
-    topic = extract_topic(step.text or interp.text)
+    text = step.text or interp.text
+    topic = extract_topic(text)
     if topic.dimension:
         return topic.dimension
-    if topic.gap:
-        return GAP_TO_DIMENSION.get(topic.gap, topic.gap)
-    return interp.entities.dimension
+    return get_model().nearest_dimension(text) or interp.entities.dimension
 
 
 def plan_calls(decision: Decision, role: str, interp: Interpretation) -> list[PlannedCall]:

@@ -44,6 +44,24 @@ _BARE_WHY = re.compile(r"^\W*(?:and\s+|but\s+|ok\s+|so\s+)?(?:why|how come|why s
                        r"why this one|why that one|what's behind that|based on what)\W*$", re.I)
 
 
+# What a request to change identity or access talks about. The classifier alone never refuses: an escalation
+# reading needs one of these (or a partner name the principal may not see) in the message.
+_ESCALATION_CUE = re.compile(
+    r"\b(admin\w*|root|super\s?user|system\s+prompt|prompt|instructions?|rules?|polic(y|ies)|guardrails?|ignore|"
+    r"disregard|forget|pretend|act(ing)? as|you are now|i am (the|a|an|your)|i'm (the|a|an|your)|"
+    r"as (the|a|an|your) (pam|manager|admin|leader|vendor)|pams?|partner managers?|leaders?|vp|director|ceo|"
+    r"manager|other partners?|another partner|all (the )?partners|every partner|each partner|everyone|competitors?|"
+    r"their (data|numbers|scores?|pipeline|deals|plan)|database|db|dump|export|sql|tables?|raw data|whole program|"
+    r"full list|switch|impersonat\w*|log\s?in as|on behalf of|override|bypass|jailbreak|developer mode|"
+    r"unrestricted|credentials?|password|api key|secret|other (books?|accounts?|companies))\b", re.I)
+
+
+# Asking about the assistant itself. "Help me get my first deal" is a business problem, not a help request.
+_HELP_CUE = re.compile(r"\b(you|your|yourself|this|bot|assistant|tool|app|chat|here|use|using|works?|commands?|"
+                       r"features?|capabilit\w*|options?|menu|questions?|able|abilities|do for me|what can|how do i start|"
+                       r"get started|examples?)\b", re.I)
+
+
 class IntentScore(BaseModel):
     intent: str
     probability: float
@@ -169,6 +187,15 @@ class ClassifierUnderstander:
         masked = entities.masked(message)
         pieces = clauses(masked)
         scored = self._proba([masked, *pieces] if len(pieces) > 1 else [masked], ctx.role)
+        if dialogue.proposed is None and dialogue.pending is None:
+            # Accepting ("yes", "ok do that") only means something after a proposal or a question.
+            scored = [_without(ranked, "affirm") for ranked in scored]
+        if not (_ESCALATION_CUE.search(message) or entities.unknown_names or entities.unknown_ids
+                or (ctx.role == "partner" and entities.partners and len(ctx.directory) == 1
+                    and any(ctx.directory[0].partner_id not in m.partner_ids for m in entities.partners))):
+            scored = [_without(ranked, "escalation") for ranked in scored]
+        if len(message.split()) > 2 and not _HELP_CUE.search(message):
+            scored = [_without(ranked, "help") for ranked in scored]
         whole, per_clause = scored[0], scored[1:]
         parts = _parts(pieces, per_clause) if per_clause else []
         if not parts:
@@ -180,6 +207,14 @@ class ClassifierUnderstander:
                                 bare_why=bool(_BARE_WHY.match(message.strip())))
         resolve_references(interp, dialogue)
         return interp
+
+
+def _without(ranked: list[IntentScore], intent: str) -> list[IntentScore]:
+    kept = [s for s in ranked if s.intent != intent]
+    total = sum(s.probability for s in kept)
+    if not kept or total <= 0:
+        return ranked
+    return [IntentScore(intent=s.intent, probability=round(s.probability / total, 4)) for s in kept]
 
 
 def _parts(pieces: list[str], scored: list[list[IntentScore]]) -> list[Part]:

@@ -83,6 +83,11 @@ def update_milestone(
             decision = "confirm" if status == "confirmed" else "reject"
             result = confirm_milestone(s, ref.partner_id, key, actor=ctx.principal.actor, as_of=ctx.as_of,
                                        decision=decision, thread_id=thread_id(runtime))
+            if decision == "confirm":
+                return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
+                           "message": f"Confirmed: '{result.title}' is done for {ref.name}."})
+            return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
+                       "message": f"Rejected {ref.name}'s claim on '{result.title}': it is {result.status} again."})
         return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
                    "message": milestone_message(ref.name, result, ctx.role)})
 
