@@ -136,11 +136,14 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
         decision.alternative = second.intent
     # A write that is not sure enough: ask before recording.
     for step in decision.steps:
-        if step.intent in WRITE_INTENTS and (interp.question or top.probability < WRITE) and decision.kind == "act":
+        part = next((p for p in interp.parts if p.text == step.text), None)
+        sure = part.probability if part is not None and len(interp.parts) > 1 else top.probability
+        if step.intent in WRITE_INTENTS and sure < WRITE and decision.kind == "act" \
+                and not (_WRITE_COMMAND.match(interp.text) or _CONFIRM_COMMAND.match(interp.text)):
             return Decision(kind="clarify", clarify="confirm_write", readings=[step.intent],
-                            candidates=step.partners, confidence=top.probability,
+                            candidates=step.partners, confidence=sure,
                             pending=Pending(kind="confirm_write", intents=[step.intent], candidates=step.partners,
-                                            text=interp.text))
+                                            text=step.text or interp.text))
     return decision
 
 

@@ -46,7 +46,7 @@ def intent_files(root: Path = TRAINING_DIR) -> dict[str, Path]:
     return {p.stem: p for p in sorted((root / "intents").glob("*.txt"))}
 
 
-def load_examples(root: Path = TRAINING_DIR, intents: set[str] | None = None) -> list[Example]:
+def written_examples(root: Path = TRAINING_DIR, intents: set[str] | None = None) -> list[Example]:
     """Every written example, labelled by its file; files of unknown intents are ignored."""
     out: list[Example] = []
     for intent, path in intent_files(root).items():
@@ -54,6 +54,16 @@ def load_examples(root: Path = TRAINING_DIR, intents: set[str] | None = None) ->
             continue
         out += [Example(text=line, intent=intent, source=len(out) + k) for k, line in enumerate(read_lines(path))]
     return out
+
+
+def load_examples(root: Path = TRAINING_DIR, intents: set[str] | None = None) -> list[Example]:
+    """The examples the classifier is trained on: the written ones, less any that is the same message as an eval
+    scenario's (agent.planner.separation), so no eval message, own suite or blind, is ever trained on."""
+    from agent.planner.separation import collisions
+
+    written = written_examples(root, intents)
+    clash = {c.example for c in collisions((e.text, e.intent) for e in written)}
+    return [e for e in written if e.text not in clash]
 
 
 def vocabulary_files(root: Path = TRAINING_DIR) -> list[Path]:
@@ -96,8 +106,11 @@ def vocabulary_lines(root: Path = TRAINING_DIR) -> list[str]:
 
 
 def data_hash(root: Path = TRAINING_DIR, extra: str = "") -> str:
-    """Changes whenever any training or vocabulary file (or `extra`: code and library versions) changes."""
-    h = hashlib.sha256(extra.encode())
+    """Changes whenever any training or vocabulary file, any eval message (they decide what is left out) or `extra`
+    (code and library versions) changes."""
+    from agent.planner.separation import messages_digest
+
+    h = hashlib.sha256((extra + messages_digest()).encode())
     for path in [*intent_files(root).values(), *vocabulary_files(root)]:
         h.update(path.name.encode())
         h.update(path.read_bytes())

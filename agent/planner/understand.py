@@ -58,8 +58,8 @@ _ESCALATION_CUE = re.compile(
 
 # Asking about the assistant itself. "Help me get my first deal" is a business problem, not a help request.
 _HELP_CUE = re.compile(r"\b(you|your|yourself|this|bot|assistant|tool|app|chat|here|use|using|works?|commands?|"
-                       r"features?|capabilit\w*|options?|menu|questions?|able|abilities|do for me|what can|how do i start|"
-                       r"get started|examples?)\b", re.I)
+                       r"features?|capabilit\w*|options?|menu|questions?|able|abilities|do for me|what can|"
+                       r"how do i start|get started|examples?)\b", re.I)
 
 
 class IntentScore(BaseModel):

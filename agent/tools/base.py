@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -91,6 +92,16 @@ def idempotency_key(runtime: Any, tool: str, args: dict[str, Any]) -> str:
     turn = sum(1 for m in messages if isinstance(m, HumanMessage))
     ctx = context_of(runtime)
     raw = json.dumps([thread_id(runtime), ctx.principal.actor, turn, tool, args], sort_keys=True, default=str)
+    return f"{tool}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+
+
+def statement_key(runtime: Any, tool: str, args: dict[str, Any]) -> str:
+    """Same principal, same partner, same statement (case, spacing and punctuation aside): same key, whatever the
+    thread or turn. Progress told twice is recorded once."""
+    ctx = context_of(runtime)
+    canonical = {k: " ".join(re.sub(r"[^\w\s]", " ", str(v).lower()).split()) if isinstance(v, str) else v
+                 for k, v in args.items()}
+    raw = json.dumps([ctx.principal.actor, tool, canonical], sort_keys=True, default=str)
     return f"{tool}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 
