@@ -18,6 +18,9 @@ LUMENWARE = ROOT / "evals" / "datasets" / "lumenware"
 LUMENWARE_AS_OF = "2026-10-31"
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# One fitted intent model for every test worker and temporary home (it is keyed by its training data's hash; fitting
+# it takes minutes, loading it a second).
+os.environ.setdefault("PARTNERPILOT_MODELS_DIR", str(ROOT / "var" / "models"))
 POSTGRES_URL = os.environ.get("PARTNERPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
