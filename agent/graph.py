@@ -184,8 +184,11 @@ def finish(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     from agent.planner.dialogue import DialogueState, advance
 
     refused = bool(state.get("refused"))
-    turn = _current_turn(list(state["messages"]))
-    dialogue = advance(DialogueState.load(state.get("dialogue")), turn, runtime.context.role).dump()
+    messages = list(state["messages"])
+    turn = _current_turn(messages)
+    asked = messages[len(messages) - len(turn) - 1] if len(messages) > len(turn) else None
+    user_text = _text(asked) if isinstance(asked, HumanMessage) else ""
+    dialogue = advance(DialogueState.load(state.get("dialogue")), turn, runtime.context.role, user_text).dump()
     for m in turn:
         if isinstance(m, ToolMessage) and isinstance(m.content, str):
             try:

@@ -192,6 +192,23 @@ def answer_next_steps(plan: Data | None, nudges: Data | None, as_of: str) -> str
     return "\n".join(lines)
 
 
+def answer_nth_gap(row: int, d: Data, playbooks: Data | None, scope: str) -> str:
+    gaps = d.get("gaps") or []
+    k = row - 1 if row > 0 else len(gaps) + row
+    if not 0 <= k < len(gaps):
+        return render("diagnose_gtm_gaps", {"ok": True, "data": d}, scope)
+    g = gaps[k]
+    lines = [t("gap_nth", row=k + 1, name=d.get("name", ""), label=g.get("label", ""), status=g.get("status", ""),
+               confidence=pct(g.get("confidence")))]
+    if g.get("missing"):
+        lines.append(t("gap_missing", missing="; ".join(m.replace("_", " ") for m in g["missing"])))
+    if g.get("evidence"):
+        lines.append(t("gap_evidence", evidence="; ".join(g["evidence"][:3])))
+    if playbooks is not None:
+        lines.append(render("search_playbooks", {"ok": True, "data": playbooks}, scope))
+    return "\n".join(lines)
+
+
 def why_gap(d: Data) -> str:
     top = d.get("top_gap") or {}
     if not top:
@@ -251,6 +268,13 @@ def answer_step(step: Step, results: list[tuple[str, Data]], role: str, scope: s
             d = _first(results, tool)
             if d is not None and step.intent != "explain_score":
                 return fn(d)
+    if step.intent == "biggest_gap" and step.row is not None:
+        return answer_nth_gap(step.row, _first(results, "diagnose_gtm_gaps") or {},
+                              _first(results, "search_playbooks"), scope)
+    if step.intent == "revenue_impact" and step.mode == "list":
+        d = _first(results, "list_dormant_partners") or {}
+        return t("list_stake", count=len(d.get("partners") or []), total=money(d.get("total_revenue_at_stake")),
+                 scope=str(d.get("scope", "your book")).capitalize(), dormant_total=d.get("dormant_total", "n/a"))
     if step.intent == "outlook" and explained is not None:
         return answer_outlook(explained)
     if step.intent == "call_opener":
@@ -293,7 +317,8 @@ def compose(decision: Decision, calls: list[PlannedCall], results: list[Result],
     for call, (name, _args, res) in zip(calls, results, strict=False):
         by_step.setdefault(call.step, []).append((name, res))
     parts = [answer_step(step, by_step.get(k, []), role, scope, as_of) for k, step in enumerate(decision.steps)]
-    meta: dict[str, Any] = {"intents": decision.intents, "confidence": round(decision.confidence, 3)}
+    meta: dict[str, Any] = {"intents": decision.intents + ([decision.declined] if decision.declined else []),
+                            "confidence": round(decision.confidence, 3)}
     if any(s.mode == "why" for s in decision.steps):
         meta["explained"] = True
     focus = [p for s in decision.steps for p in s.partners if p in names]
@@ -301,8 +326,10 @@ def compose(decision: Decision, calls: list[PlannedCall], results: list[Result],
         meta["focus"] = list(dict.fromkeys(focus))
     ambiguous = next((r for _n, _a, r in results if r.get("code") == "ambiguous"), None)
     if ambiguous is not None:
-        candidates = [c["partner_id"] for c in ambiguous.get("candidates") or []][:5]
-        meta["pending"] = Pending(kind="ambiguous", intents=decision.intents, candidates=candidates).model_dump()
+        found = (ambiguous.get("candidates") or [])[:5]
+        meta["pending"] = Pending(kind="ambiguous", intents=decision.intents,
+                                  candidates=[c["partner_id"] for c in found],
+                                  names=[c.get("name", "") for c in found]).model_dump()
     ok_results = [r for _n, _a, r in results if r.get("ok")]
     if decision.alternative:
         parts.append(t("best_guess_note", first=reading(decision.intents[0]), second=reading(decision.alternative)))
@@ -326,7 +353,8 @@ def clarify(decision: Decision, names: dict[str, str], directory_sample: list[st
     meta: dict[str, Any] = {"intents": decision.intents, "confidence": round(decision.confidence, 3),
                             "clarify": decision.clarify}
     if decision.pending is not None:
-        meta["pending"] = decision.pending.model_dump(exclude_defaults=True)
+        pending = decision.pending.model_copy(update={"names": [names.get(c, c) for c in decision.pending.candidates]})
+        meta["pending"] = pending.model_dump(exclude_defaults=True)
     if decision.clarify == "ambiguous":
         text = t("clarify_ambiguous", candidates=" or ".join(
             f"{names.get(c, c)} ({c})" for c in decision.candidates))

@@ -37,6 +37,7 @@ class Pending(BaseModel):
     kind: Literal["which_partner", "ambiguous", "which_reading", "confirm_write"]
     intents: list[str] = Field(default_factory=list)  # the intent(s) waiting; two named readings for which_reading
     candidates: list[str] = Field(default_factory=list)  # partner ids offered
+    names: list[str] = Field(default_factory=list)  # their names, in the same order
     text: str | None = None  # for confirm_write: the statement to record
 
 
@@ -63,6 +64,8 @@ class DialogueState(BaseModel):
     pending: Pending | None = None
     proposed: ProposedStep | None = None
     last: LastAnswer | None = None
+    topic: str | None = None  # the action the last answer put to the user ("register the first deal")
+    milestone: str | None = None  # the plan milestone the conversation last named ("did one" = that one)
     turns: int = 0
 
     @classmethod
@@ -109,6 +112,20 @@ def turn_results(turn: list[BaseMessage]) -> list[tuple[str, dict[str, Any], dic
     return out
 
 
+def _topic_of(tool: str, data: dict[str, Any]) -> str | None:
+    """What the result asks the user to do next, in its own words (for "how do I do that?")."""
+    if tool == "get_nudges":
+        nudges = [n for n in data.get("nudges") or [] if isinstance(n, dict)]
+        return str(nudges[0].get("next_step") or "") if nudges else None
+    if tool == "get_activation_plan":
+        nxt = data.get("next_milestone")
+        return f"{nxt.get('title', '')}: {nxt.get('next_step', '')}" if isinstance(nxt, dict) else None
+    if tool == "diagnose_gtm_gaps":
+        top = data.get("top_gap")
+        return f"{top.get('label', '')} {'; '.join(top.get('missing') or [])}" if isinstance(top, dict) else None
+    return None
+
+
 def planner_note(turn: list[BaseMessage]) -> dict[str, Any]:
     """The offline planner's note on this turn's answer (absent when an LLM answered)."""
     for m in reversed(turn):
@@ -118,10 +135,13 @@ def planner_note(turn: list[BaseMessage]) -> dict[str, Any]:
     return {}
 
 
-def advance(state: DialogueState, turn: list[BaseMessage], role: str) -> DialogueState:
+def advance(state: DialogueState, turn: list[BaseMessage], role: str, user_text: str = "") -> DialogueState:
     """The dialogue state after a turn: what it showed, asked and proposed."""
+    from readiness.plans import milestone_from_text
+
     new = state.model_copy(deep=True)
     new.turns += 1
+    new.milestone = milestone_from_text(user_text) or new.milestone
     results = turn_results(turn)
     note = planner_note(turn)
     focus: list[str] = []
@@ -143,6 +163,9 @@ def advance(state: DialogueState, turn: list[BaseMessage], role: str) -> Dialogu
             gaps = [g.get("gap") for g in data.get("gaps") or [] if isinstance(g, dict)]
             top = (data.get("top_gap") or {}).get("gap")
             new.last_gaps = [g for g in dict.fromkeys([top, *gaps]) if g]
+        topic = _topic_of(tool, data)
+        if topic:
+            new.topic = topic[:200]
         if tool == "get_activation_plan" and data.get("partner_id"):
             nxt = data.get("next_milestone") or {}
             new.last_plan = PlanShown(

@@ -78,6 +78,7 @@ class Entities(BaseModel):
     unknown_names: list[str] = Field(default_factory=list)  # company-like names matching nobody visible
     unknown_ids: list[str] = Field(default_factory=list)
     ordinal: int | None = None  # 1-based row of the last list; -1 the last row
+    plural: int | None = None  # "those two", "both", "the top three": that many partners
     reference: str | None = None  # "one" (that partner, it) | "many" (them, both, those) | "other" (the other one)
     dates: list[date] = Field(default_factory=list)
     amounts: list[float] = Field(default_factory=list)
@@ -166,7 +167,9 @@ class NameIndex:
         not_names = _not_names()
         common = _common_words()
         for i, tok in enumerate(tokens):
-            if tok.low in not_names and not tok.capitalised:
+            # A vocabulary word ("summit" the event) is a name only when written like one or when it is exactly
+            # the distinctive word of a partner the principal may see: the directory outranks the word list.
+            if tok.low in not_names and not tok.capitalised and tok.low not in self.by_key:
                 continue
             hits = process.extract(tok.low, self.keys, scorer=fuzz.ratio, score_cutoff=WORD_MATCH - 4, limit=6)
             for key, key_score, _ in hits:
@@ -272,7 +275,7 @@ _AMOUNT = re.compile(r"(?<![\w-])(?:\$|usd\s?|€|£)?\s?(\d{1,3}(?:,\d{3})+|\d+
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]
-_TIER = re.compile(r"\btier[\s-]*(1|2|3|4|one|two|three|four|i{1,3}|iv)\b", re.I)
+_TIER = re.compile(r"\btier[\s-]*(1|2|3|4|one|two|three|four|i{1,3}|iv)(?:s|'s)?\b", re.I)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 
 
@@ -296,6 +299,18 @@ def ordinal_of(text: str) -> int | None:
     if m.group(3):
         return -1
     return 1
+
+
+_PLURAL = re.compile(r"\b(?:those|these|the|top|first|both of|the other)\s+(two|three|2|3)\b"
+                     r"(?!\s+(?:deals?|weeks?|months?|days?|things?|milestones?|gaps?))"
+                     r"|\b(both|them both|the pair|each of them|both of them)\b", re.I)
+
+
+def plural_of(text: str) -> int | None:
+    m = _PLURAL.search(text)
+    if not m:
+        return None
+    return _count(m.group(1)) if m.group(1) else 2
 
 
 def reference_of(text: str) -> str | None:
@@ -476,6 +491,7 @@ def extract(text: str, index: NameIndex, today: date) -> Entities:
     things = named_things(text, tokens, taken)
     e.certifications, e.customers, e.unknown_names = things["certifications"], things["customers"], things["unknown"]
     e.ordinal = ordinal_of(text)
+    e.plural = plural_of(text)
     e.reference = reference_of(text)
     e.dates = dates_in(text, today)
     e.amounts = amounts_in(text)

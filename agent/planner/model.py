@@ -88,8 +88,8 @@ class OfflinePlanner(BaseChatModel):
             return self._message(content, meta, interp)
         if decision.kind == "decline":
             decision = Decision(kind="act", steps=[Step(intent=decision.steps[0].intent)],
-                                confidence=decision.confidence)
-        calls = plan_calls(decision, self.role, interp)
+                                confidence=decision.confidence, declined=decision.declined)
+        calls = plan_calls(decision, self.role, interp, dialogue)
         done = turn_results(turn)
         stop = any(r.get("refused") or r.get("code") == "ambiguous" for _n, _a, r in done)
         if len(done) < len(calls) and not stop:

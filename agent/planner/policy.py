@@ -24,8 +24,9 @@ from agent.planner.dialogue import DialogueState, Pending, ProposedStep
 from agent.planner.understand import Interpretation, allowed
 
 ACT = 0.5
-# Two readings this close (and neither confident) are asked about by name.
-CLOSE = 0.15
+# Below ASK, two readings this CLOSE (and nothing in the conversation to tell them apart) are asked about by name.
+ASK = 0.4
+CLOSE = 0.1
 # A write needs at least this probability and a statement.
 WRITE = 0.55
 WRITE_INTENTS = {"report_progress", "confirm_milestone"}
@@ -33,6 +34,11 @@ DECLINE = {"out_of_scope", "escalation"}
 TEXT_ONLY = {"help", "thanks", "affirm"}
 # Intents that may take a partner but answer for the whole book without one (no inheriting the previous partner).
 BOOK_OR_PARTNER = {"pipeline", "revenue_impact", "nudges"}
+# Readings about one partner.
+PARTNER_LEVEL = {"score", "explain_score", "outlook", "biggest_gap", "plan", "pipeline", "revenue_impact", "nudges",
+                 "call_opener", "confirm_milestone", "report_progress"}
+_AFFIRM = re.compile(r"^\W*(?:y|yes|yeah|yep|yup|sure|ok|okay|please|do it|go ahead|sounds good|let's do it|"
+                     r"alright|fine|great|perfect)\b", re.I)
 # "why?" after an answer of this intent explains it with this intent.
 WHY = {"score": "explain_score", "greeting": "explain_score", "outlook": "explain_score",
        "call_opener": "explain_score", "call_list": "explain_score", "list_partners": "explain_score",
@@ -41,10 +47,16 @@ WHY = {"score": "explain_score", "greeting": "explain_score", "outlook": "explai
        "nudges": "plan", "pipeline": "pipeline", "revenue_impact": "revenue_impact", "book_health": "book_health",
        "grow_list": "explain_score"}
 # An instruction to write ("log that ...", "mark ... as done") or, for a PAM, to confirm a claim.
-_WRITE_COMMAND = re.compile(r"^\W*(?:please\s+|pls\s+|can you\s+|could you\s+)?(?:record|log|note(?: down)?|mark|"
-                            r"tick off|put down|save|update (?:that|it))\b", re.I)
+_WRITE_COMMAND = re.compile(r"(?:^\W*|\b(?:please|pls|can you|could you|go ahead and|just|and)\s+)(?:record|log|"
+                            r"note(?: down)?|mark|tick off|put down|save|update (?:that|it))\b(?! in\b)", re.I)
 _CONFIRM_COMMAND = re.compile(r"^\W*(?:please\s+|can you\s+|could you\s+)?(?:confirm|approve|sign off|verify|"
-                              r"validate|reject|accept)\b", re.I)
+                              r"validate|reject|accept)\b|\b(?:confirm|approve|sign off|verify|reject|decline|deny)\b"
+                              r"[^.?!]{0,25}\b(?:claim|milestone|that one|it)\b", re.I)
+_HAS_VERB = re.compile(r"\b(how|why|when|where|who|which|do|does|did|can|could|should|would|is|are|was|were|"
+                       r"have|has|show|give|tell|get|make|need|want)\b", re.I)
+_SCOPE_BACK = re.compile(r"\b(?:just|only|then)\b.*\b(?:mine|ours|my own|our own|my|our|me|us)\b|"
+                         r"\b(?:mine|ours|my own|our own)\b.*\b(?:then|instead|only)\b", re.I)
+_COUNT = re.compile(r"\b(how many|how big|number of|count|total|in all|altogether|overall)\b", re.I)
 # A question about partners in general ("when should I stop investing in a partner?") is a how-to question.
 _GENERIC_PARTNER = re.compile(r"\b(?:a|any|one|each|every|such a|that kind of)\s+partner\b|\bpartners\b", re.I)
 _ELLIPTIC = re.compile(r"^\W*(and|what about|how about|and what about|ok and|also|same for|now)\b", re.I)
@@ -56,7 +68,8 @@ class Step(BaseModel):
     intent: str
     partners: list[str] = Field(default_factory=list)  # ids, or a raw name for the tool to resolve or refuse
     text: str = ""  # the part of the message this step answers (evidence for writes, query for playbooks)
-    mode: Literal["answer", "why"] = "answer"
+    mode: Literal["answer", "why", "list"] = "answer"  # list: about the partners of the list just shown
+    row: int | None = None  # for a gap question: which gap of the last diagnosis (1-based, -1 the last)
 
 
 class Decision(BaseModel):
@@ -68,6 +81,7 @@ class Decision(BaseModel):
     readings: list[str] = Field(default_factory=list)
     alternative: str | None = None  # best guess made: the other reading, asked about after the answer
     confidence: float = 1.0
+    declined: str | None = None  # what a declined request asked for, so "fine, just ours then" can follow it
 
     @property
     def intents(self) -> list[str]:
@@ -77,49 +91,103 @@ class Decision(BaseModel):
 def decline_reason(interp: Interpretation, threshold: float = ACT) -> str | None:
     """'escalation' or 'out_of_scope' when the whole message is such a request. A message that also asks something
     legitimate gets that answered; the tools still enforce scope and identity, so the rest changes nothing."""
+    if interp.escalation:
+        # Progress stated alongside is still recorded (as the user's own claim); the escalation is declined with it.
+        return None if _stated_progress(interp) else "escalation"
     legit = [p for p in interp.parts if p.intent not in DECLINE]
     if interp.intent in DECLINE and interp.confidence >= threshold and not legit:
         return interp.intent
     return None
 
 
+def _stated_progress(interp: Interpretation) -> list[Step]:
+    return [Step(intent=p.intent, text=p.text) for p in interp.parts
+            if p.intent == "report_progress" and not p.question and not interp.reported]
+
+
 def needs_partner(intent: str, role: str) -> bool:
     return role != "partner" and bool(assets.intents().get(intent, {}).get("needs_partner"))
+
+
+def previous_intent(dialogue: DialogueState) -> str | None:
+    """What the last answer was about (a declined request counts as what it asked for)."""
+    if dialogue.last is None:
+        return None
+    return next((i for i in dialogue.last.intents if i not in DECLINE | TEXT_ONLY), None)
+
+
+def content_words(interp: Interpretation) -> list[str]:
+    """The message's words once partner names, references and grammar are set aside: none left means an
+    elliptical follow-up ("and keystone?", "what about p-013", "and the first?", "fine, just ours then")."""
+    from agent.planner.separation import STOPWORDS
+
+    text = interp.entities.masked(interp.text).lower()
+    text = re.sub(r"\b(?:p|pam)-\d+\b", " ", text)
+    words = re.findall(r"[a-z]+", text)
+    return [w for w in words if w not in STOPWORDS and w not in _FOLLOW_UP_FILLER]
+
+
+_FOLLOW_UP_FILLER = frozenset({
+    "partner", "one", "ones", "first", "second", "third", "fourth", "fifth", "last", "number", "row", "hmm", "hm",
+    "fine", "ours", "mine", "theirs", "then", "too", "either", "instead", "else", "same", "thing", "that", "please",
+    "pls", "right", "sure", "oh", "ah", "well", "bit", "lol", "yeah", "yep", "nope", "actually", "anyway", "own",
+    "just", "tell", "more", "again", "about", "what", "whats",
+})
+# Readings that are about the book or program as a whole, not one partner.
+BOOK_LEVEL = {"call_list", "grow_list", "list_partners", "book_health"}
 
 
 def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decision:
     e = interp.entities
     pending, proposed = dialogue.pending, dialogue.proposed
-    named = e.partner_ids or interp.referenced
     short = len(interp.text.split()) <= 6
+    previous = previous_intent(dialogue)
 
     reason = decline_reason(interp)
     if reason is not None:
-        return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence)
+        asked = next((s.intent for s in interp.intents if s.intent not in DECLINE | TEXT_ONLY), None)
+        return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence, declined=asked)
+    if interp.gap_row is not None:
+        return Decision(kind="act", steps=[Step(intent="biggest_gap", row=interp.gap_row, text=interp.text,
+                                                partners=dialogue.focus[:1] if role != "partner" else [])])
+    if interp.escalation:
+        return Decision(kind="act", steps=[*_stated_progress(interp), Step(intent="escalation")])
 
     # Answers to the question the assistant just asked.
     if pending is not None:
         answered = _answer_pending(interp, dialogue, role)
         if answered is not None:
             return answered
-    # "yes" / "ok do that" after a proposal.
-    if proposed is not None and interp.intent == "affirm" and (short or interp.confidence >= ACT):
-        return Decision(kind="act", steps=[Step(intent=proposed.intent, partners=proposed.partner_ids,
-                                                text=proposed.text or "")])
+    # "yes" / "ok do that" after a proposal (a statement alongside it is recorded too).
+    if proposed is not None and (interp.intent == "affirm" or _AFFIRM.match(interp.text)) \
+            and (short or interp.confidence >= ACT or _stated_progress(interp)):
+        steps = [Step(intent=proposed.intent, partners=proposed.partner_ids, text=proposed.text or "")]
+        return Decision(kind="act", steps=[*_stated_progress(interp), *steps] if proposed.intent != "report_progress"
+                        else steps)
     # "why?" about the previous answer: explain it rather than repeat it.
-    if interp.bare_why and dialogue.last is not None and dialogue.last.intents:
+    if interp.bare_why and dialogue.last is not None and previous:
         return _explain_previous(interp, dialogue, role)
-    # A short follow-up that points into the last list ("and the second one?") keeps the last kind of question.
-    if interp.reference == "row" and short and interp.confidence < ACT and dialogue.last is not None:
-        intent = _follow_up_intent(dialogue, role)
-        return _with_partners([Step(intent=intent, text=interp.text)], interp, dialogue, role)
+    # Elliptical follow-ups keep the last kind of question for the new partner, row or scope.
+    social = interp.intent in {"thanks", "greeting"} and interp.confidence >= ACT
+    elliptical = previous and short and not social and not content_words(interp) and (
+        _ELLIPTIC.match(interp.text) or not _HAS_VERB.search(interp.text))
+    if elliptical and previous not in BOOK_LEVEL | {"compare"}:
+        return _with_partners([Step(intent=previous, text=interp.text)], interp, dialogue, role)
+    if elliptical and (e.partner_ids or interp.referenced):
+        return _with_partners([Step(intent="score", text=interp.text)], interp, dialogue, role)
+    # "fine, just ours then" after a refusal: what was asked, within the user's own access.
+    if previous and dialogue.last is not None and set(dialogue.last.intents) & DECLINE and _SCOPE_BACK.search(
+            interp.text) and not interp.escalation:
+        return _with_partners([Step(intent=previous, text=interp.text)], interp, dialogue, role)
 
     top, second = interp.intents[0], interp.runner_up()
-    if top.intent in TEXT_ONLY and len(interp.parts) == 1:
+    chosen = _contextual(interp, dialogue, role, previous)
+    if chosen is None and top.intent in TEXT_ONLY and len(interp.parts) == 1:
         return Decision(kind="act", steps=[Step(intent=top.intent)], confidence=top.probability)
-    if top.probability < ACT and second is not None and top.probability - second.probability < CLOSE \
-            and not _pick_by_entities(interp, role) and second.intent not in DECLINE | TEXT_ONLY:
+    if chosen is None and len(interp.parts) == 1 and top.probability < ASK and second is not None \
+            and top.probability - second.probability < CLOSE and second.intent not in DECLINE | TEXT_ONLY:
         readings = [top.intent, second.intent]
+        named = e.partner_ids or interp.referenced
         return Decision(kind="clarify", clarify="which_reading", readings=readings, confidence=top.probability,
                         candidates=named[:3], pending=Pending(kind="which_reading", intents=readings,
                                                               candidates=named[:3]))
@@ -128,18 +196,18 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     if not steps:
         steps = [Step(intent=next((s.intent for s in interp.intents if s.intent not in DECLINE), "help"))]
     if len(steps) == 1:
-        steps[0].intent = _pick_by_entities(interp, role) or steps[0].intent
-    steps = [_safe_write(s, interp) for s in steps]
+        steps[0].intent = chosen or steps[0].intent
+    steps = [_safe_write(s, interp, role) for s in steps]
     decision = _with_partners(steps, interp, dialogue, role)
     decision.confidence = top.probability
-    if decision.kind == "act" and top.probability < ACT and second is not None and second.intent not in DECLINE:
+    if decision.kind == "act" and chosen is None and top.probability < ACT and second is not None \
+            and second.intent not in DECLINE | TEXT_ONLY:
         decision.alternative = second.intent
     # A write that is not sure enough: ask before recording.
     for step in decision.steps:
         part = next((p for p in interp.parts if p.text == step.text), None)
         sure = part.probability if part is not None and len(interp.parts) > 1 else top.probability
-        if step.intent in WRITE_INTENTS and sure < WRITE and decision.kind == "act" \
-                and not (_WRITE_COMMAND.match(interp.text) or _CONFIRM_COMMAND.match(interp.text)):
+        if step.intent in WRITE_INTENTS and sure < WRITE and decision.kind == "act" and not _write_command(interp):
             return Decision(kind="clarify", clarify="confirm_write", readings=[step.intent],
                             candidates=step.partners, confidence=sure,
                             pending=Pending(kind="confirm_write", intents=[step.intent], candidates=step.partners,
@@ -147,19 +215,46 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     return decision
 
 
+def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, previous: str | None) -> str | None:
+    """The reading that entities and the conversation settle where the wording alone leaves it open."""
+    top = interp.intents[0]
+    picked = _pick_by_entities(interp, role)
+    if picked:
+        return picked
+    listed = dialogue.last_list is not None and dialogue.last is not None \
+        and dialogue.last_list.tool in dialogue.last.tools
+    # "why ..." about a partner pointed at: why it scores what it does.
+    if interp.reference in {"row", "focus", "other"} and re.match(r"^\W*(?:and\s+|but\s+|so\s+)?why\b", interp.text,
+                                                                 re.I) and top.intent not in {"outlook"}:
+        return "explain_score"
+    # A row of the list just shown: what is going on with that partner, unless the wording clearly asks for more.
+    if interp.reference == "row" and listed and not (top.probability >= ACT and top.intent in PARTNER_LEVEL):
+        return "explain_score"
+    # One partner pointed at ("them", "that one") is not a question about the whole book.
+    if interp.reference in {"focus", "row", "other"} and top.intent in BOOK_LEVEL:
+        return next((s.intent for s in interp.intents if s.intent in PARTNER_LEVEL), "explain_score")
+    # Unsure, and one of the likely readings continues the conversation: the best guess is that one.
+    if top.probability < ACT and previous and previous in [s.intent for s in interp.intents[:3]]:
+        return previous
+    if top.probability < ACT and previous and _ELLIPTIC.match(interp.text):
+        return previous
+    return None
+
+
 def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     """Entities that settle an intent the wording leaves open: a list filter makes a count question a list_partners
     question, two or more partners named make a comparison."""
     e, top = interp.entities, interp.intent
-    if _CONFIRM_COMMAND.match(interp.text) and "confirm_milestone" in allowed(role) and top in WRITE_INTENTS | {
-            "plan", "playbook", "biggest_gap", "nudges"}:
+    if _CONFIRM_COMMAND.search(interp.text) and "confirm_milestone" in allowed(role) and not interp.question:
         return "confirm_milestone"
-    if _WRITE_COMMAND.match(interp.text) and not interp.question:
+    if _write_command(interp) and not interp.reported:
         return "confirm_milestone" if role != "partner" and re.search(r"\b(done|complete|confirmed|approved)\b",
                                                                       interp.text, re.I) else "report_progress"
     if top in {"list_partners", "call_list", "book_health"} and (e.filters.stage or e.filters.tier or e.filters.outlook
                                                                  or e.filters.stalled):
         return "list_partners"
+    if top in BOOK_LEVEL | {"revenue_impact"} and e.filters.dormant and _COUNT.search(interp.text):
+        return "list_partners"  # how many dormant: a count
     if len(e.partner_ids) >= 2 and top in {"score", "compare", "explain_score"} \
             and re.search(r"\b(vs\.?|versus|compare|compared|or|better|stronger|weaker|difference|side by side)\b",
                           interp.text, re.I):
@@ -167,24 +262,20 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     return None
 
 
-def _safe_write(step: Step, interp: Interpretation) -> Step:
+def _write_command(interp: Interpretation) -> bool:
+    return bool(_WRITE_COMMAND.search(interp.text) or _CONFIRM_COMMAND.search(interp.text))
+
+
+def _safe_write(step: Step, interp: Interpretation, role: str) -> Step:
     """A question never writes: a progress 'report' phrased as a question is a question about the plan or a
-    how-to (the next most likely reading that does not write)."""
+    how-to (the next most likely reading that does not write). Nor does someone else's claim relayed."""
     part_is_question = interp.question if not step.text else any(
         p.question for p in interp.parts if p.text == step.text)
-    if step.intent in WRITE_INTENTS and part_is_question:
+    if step.intent in WRITE_INTENTS and (part_is_question or interp.reported) and not _write_command(interp):
         fallback = next((s.intent for s in interp.intents if s.intent not in WRITE_INTENTS | DECLINE | TEXT_ONLY),
                         "plan")
         return step.model_copy(update={"intent": fallback})
     return step
-
-
-def _follow_up_intent(dialogue: DialogueState, role: str) -> str:
-    last = dialogue.last.intents[0] if dialogue.last and dialogue.last.intents else ""
-    if last in {"score", "explain_score", "biggest_gap", "plan", "revenue_impact", "outlook", "call_opener",
-                "pipeline", "nudges"}:
-        return last
-    return "explain_score"
 
 
 def _explain_previous(interp: Interpretation, dialogue: DialogueState, role: str) -> Decision:
@@ -225,6 +316,11 @@ def _answer_pending(interp: Interpretation, dialogue: DialogueState, role: str) 
         if not picked and e.ambiguous and pending.candidates:
             narrowed = [c for c in e.ambiguous[0].partner_ids if c in pending.candidates]
             picked = narrowed[:1] if len(narrowed) == 1 else []
+        if not picked and pending.names:
+            from agent.planner.understand import pick_by_words
+
+            by_word = pick_by_words(interp.text, pending.candidates, pending.names)
+            picked = [by_word] if by_word else []
         if (picked or e.unknown_names) and (short or interp.confidence < ACT):
             partners = picked or e.unknown_names[:1]
             return Decision(kind="act", steps=[Step(intent=i, partners=partners, text=interp.text)
@@ -275,6 +371,9 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
             chosen = list(explicit)
             if len(chosen) < 2:
                 chosen += [p for p in (interp.referenced or dialogue.focus) if p not in chosen]
+            if len(chosen) < 2:  # one partner named: its standing, not a comparison
+                out.append(step.model_copy(update={"intent": "score", "partners": chosen[:1]}))
+                continue
             out.append(step.model_copy(update={"partners": chosen[:3]}))
             continue
         if explicit:
@@ -282,6 +381,15 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
             continue
         if interp.referenced and interp.reference != "list":
             out.append(step.model_copy(update={"partners": interp.referenced[:1]}))
+            continue
+        if step.intent == "revenue_impact" and interp.reference == "list" and dialogue.last_list is not None \
+                and dialogue.last_list.tool == "list_dormant_partners":
+            out.append(step.model_copy(update={"mode": "list"}))  # "if none of them is called": the list's stake
+            continue
+        compared = dialogue.last_list is not None and dialogue.last_list.tool == "compare_partners"
+        if interp.reference == "list" and compared and (needs_partner(step.intent, role)
+                                                        or step.intent in BOOK_OR_PARTNER):
+            out.append(step.model_copy(update={"partners": interp.referenced[:3]}))  # "each of them"
             continue
         if needs_partner(step.intent, role):
             inherited = dialogue.focus[:1]

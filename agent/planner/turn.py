@@ -27,7 +27,10 @@ PARTNER_TOOLS = {
     "record_readiness_signal", "get_pipeline_summary", "get_revenue_impact", "get_nudges",
 }
 MAX_CALLS = 8
-_COMPLETED = re.compile(r"\b(finish(ed)?|done|complete(d)?|wrapped|wr[io]te|written|deliver(ed)?|held|ran|hosted|"
+_THAT = re.compile(r"\b(that|this|it|those)\b", re.I)
+_THAT_ONE = re.compile(r"\b(that|this|it|one|them)\b", re.I)
+_COMPLETED = re.compile(r"\b(finish(ed)?|done|did|complete(d)?|wrapped|wr[io]te|written|rewr[io]te|deliver(ed)?|"
+                        r"held|ran|hosted|"
                         r"publish(ed)?|register(ed)?|closed|signed|launch(ed)?|shipped|built|created|drafted|"
                         r"submitted|booked|had|got|tick(ed)? off|nailed|landed|won)\b", re.I)
 Result = tuple[str, dict[str, Any], dict[str, Any]]
@@ -58,7 +61,16 @@ def steps_for(intent: str, role: str) -> list[str]:
     return list(steps)
 
 
-def tools_of(step: Step, role: str, interp: Interpretation) -> list[str]:
+def milestone_of(step: Step, interp: Interpretation, dialogue: DialogueState | None) -> str | None:
+    """The plan milestone a statement names, or the one the conversation was about when it says "it"/"one"."""
+    text = step.text or interp.text
+    key = milestone_from_text(text)
+    if key is None and dialogue is not None and dialogue.milestone and _THAT_ONE.search(text):
+        key = dialogue.milestone
+    return key
+
+
+def tools_of(step: Step, role: str, interp: Interpretation, dialogue: DialogueState | None = None) -> list[str]:
     """The tools one step calls. Mostly the intent's steps; a few depend on the message."""
     e = interp.entities
     if step.intent == "list_partners":
@@ -67,10 +79,13 @@ def tools_of(step: Step, role: str, interp: Interpretation) -> list[str]:
             return ["list_dormant_partners"]  # how many dormant: the call list knows the dormant total
         return ["list_partners"]
     if step.intent == "report_progress":
-        # Something finished that the plan names is a milestone claim; anything else is a readiness signal.
+        # A partner finishing something the plan names claims that milestone; anything else, and whatever a PAM
+        # reports (a PAM confirms milestones only when asked to), is a readiness signal.
         text = step.text or interp.text
-        return ["update_milestone" if milestone_from_text(text) and _COMPLETED.search(text)
-                else "record_readiness_signal"]
+        claim = role == "partner" and milestone_of(step, interp, dialogue) and _COMPLETED.search(text)
+        return ["update_milestone" if claim else "record_readiness_signal"]
+    if step.intent == "revenue_impact" and step.mode == "list":
+        return ["list_dormant_partners"]
     if step.intent == "biggest_gap" and step.mode == "why":
         return ["diagnose_gtm_gaps"]
     if step.intent == "greeting" and role == "partner":
@@ -91,10 +106,11 @@ def _dimension(step: Step, interp: Interpretation) -> str | None:
     return get_model().nearest_dimension(text) or interp.entities.dimension
 
 
-def plan_calls(decision: Decision, role: str, interp: Interpretation) -> list[PlannedCall]:
+def plan_calls(decision: Decision, role: str, interp: Interpretation,
+               dialogue: DialogueState | None = None) -> list[PlannedCall]:
     calls: list[PlannedCall] = []
     for k, step in enumerate(decision.steps):
-        tools = tools_of(step, role, interp)
+        tools = tools_of(step, role, interp, dialogue)
         if step.intent == "compare":
             calls.append(PlannedCall(step=k, tool="compare_partners", args={"partners": step.partners[:3]}))
             continue
@@ -131,8 +147,17 @@ def call_args(call: PlannedCall, decision: Decision, interp: Interpretation, don
                 if top.get("gap"):
                     gap = top["gap"]
                     query = f"{top.get('label', gap)} {'; '.join(top.get('missing') or [])}".strip()
-        if gap is None and e.reference == "one" and dialogue.last_gaps:
+        if step.row is not None:
+            for name, _a, res in done:
+                gaps = ((res.get("data") or {}).get("gaps") or []) if name == "diagnose_gtm_gaps" else []
+                k = step.row - 1 if step.row > 0 else len(gaps) + step.row
+                if 0 <= k < len(gaps):
+                    gap = gaps[k].get("gap")
+                    query = f"{gaps[k].get('label', gap)} {'; '.join(gaps[k].get('missing') or [])}".strip()
+        if gap is None and (e.reference == "one" or _THAT.search(text)) and dialogue.last_gaps:
             gap = dialogue.last_gaps[0]  # "show me the playbook for it"
+        if _THAT.search(text) and dialogue.topic and len(text.split()) <= 8:
+            query = dialogue.topic  # "how do I do that": the thing the last answer asked of them
         args["query"] = query[:300]
         if gap:
             args["gap"] = gap
@@ -147,7 +172,7 @@ def call_args(call: PlannedCall, decision: Decision, interp: Interpretation, don
         if e.limit:
             args["limit"] = e.limit
     elif call.tool == "update_milestone":
-        key = milestone_from_text(text)
+        key = milestone_of(step, interp, dialogue)
         args["milestone"] = key or text[:300]
         if role == "partner":
             args["status"] = "done"

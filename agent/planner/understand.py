@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Protocol
 
 import numpy as np
@@ -29,7 +30,8 @@ SOCIAL = {"greeting", "thanks", "affirm", "help"}
 _ASK = r"what|how|which|why|who|where|when|can|could|should|is|are|do|does|show|give|tell"
 # Clause boundaries of a multi-part message: sentence ends, semicolons, dashes, "and also", ", and what ...".
 _CLAUSES = re.compile(
-    r"(?<=[?!])\s+|[?!]+$|;\s*|(?<=\w)\.\s+(?=\w)|\n+|\s+-{1,2}\s+|\band also\b"
+    r"(?<=[?!])\s+|[?!]+$|;\s*|(?<=[\w)\]\"'])\.\s+(?=\w)|\n+|\s+-{1,2}\s+|\band also\b"
+    r"|,?\s*(?:and\s+)?(?:\(?\d\)|\b\d\.)\s+"
     rf"|\balso,?\s+(?={_ASK})|,?\s+and then\b|,\s*(?:and|but|so|plus)\s+(?={_ASK}|i|we|our|my)"
     r"|\b(?:and|but|so)\s+(?=what|how|which|why|who|where|when|should|can|could)\b", re.I)
 _QUESTION = re.compile(
@@ -39,6 +41,14 @@ _QUESTION = re.compile(
     re.I)
 # A polite question that asks to record something is a request to write ("can you log that we hired two reps?").
 _WRITE_REQUEST = re.compile(r"\b(record|log|note down|mark|tick off|update|add|register that|put down|save)\b", re.I)
+_IMPERATIVE = re.compile(r"^\W*(?:please\s+|pls\s+|now\s+|then\s+)?(?:show|give|tell|list|find|compare|explain|walk|"
+                         r"pull|get|send|draft|write|break|rank|sort|look|check|remind|help|summari[sz]e|put|"
+                         r"record|log|note|mark|confirm|approve|reject|let me know|i need|i want|i'd like)\b", re.I)
+# A clause that asks something somewhere in it ("... 🎉 what's the next move").
+_ASKS = re.compile(r"\b(?:what|what's|whats|how|why|when|where|who|which|should we|should i|can you|could you|"
+                   r"is there|are there|any tips|any idea)\b", re.I)
+# Intents a statement (not a question) carries on its own.
+STATEMENT_INTENTS = {"report_progress", "confirm_milestone", "escalation", "out_of_scope"}
 _BARE_WHY = re.compile(r"^\W*(?:and\s+|but\s+|ok\s+|so\s+)?(?:why|how come|why so|why's that|why is that|why not|"
                        r"what makes you say that|how so|explain( that| why)?|why though|why is it|why that|why them|"
                        r"why this one|why that one|what's behind that|based on what)\W*$", re.I)
@@ -50,7 +60,7 @@ _ESCALATION_CUE = re.compile(
     r"\b(admin\w*|root|super\s?user|system\s+prompt|prompt|instructions?|rules?|polic(y|ies)|guardrails?|ignore|"
     r"disregard|forget|pretend|act(ing)? as|you are now|i am (the|a|an|your)|i'm (the|a|an|your)|"
     r"as (the|a|an|your) (pam|manager|admin|leader|vendor)|pams?|partner managers?|leaders?|vp|director|ceo|"
-    r"manager|other partners?|another partner|all (the )?partners|every partner|each partner|everyone|competitors?|"
+    r"manager|another partner's|all (the )?partners|every partner|each partner|everyone|competitors?|"
     r"their (data|numbers|scores?|pipeline|deals|plan)|database|db|dump|export|sql|tables?|raw data|whole program|"
     r"full list|switch|impersonat\w*|log\s?in as|on behalf of|override|bypass|jailbreak|developer mode|"
     r"unrestricted|credentials?|password|api key|secret|other (books?|accounts?|companies))\b", re.I)
@@ -60,6 +70,55 @@ _ESCALATION_CUE = re.compile(
 _HELP_CUE = re.compile(r"\b(you|your|yourself|this|bot|assistant|tool|app|chat|here|use|using|works?|commands?|"
                        r"features?|capabilit\w*|options?|menu|questions?|able|abilities|do for me|what can|"
                        r"how do i start|get started|examples?)\b", re.I)
+
+
+# "why??" at the start of a message, whatever follows ("why?? we closed four deals"), questions the last answer.
+_WHY_PREFIX = re.compile(r"^\W*(?:but\s+|ok\s+|so\s+)?(?:why|how come)\s*[?!.,:-]+\s*\S", re.I)
+# Someone else's claim relayed ("X says they've done ...", "just heard ..."): not the user's statement of fact.
+_REPORTED = re.compile(r"\b(?:says?|said|told me|tells me|apparently|according to|supposedly|heard|rumou?r)\b"
+                       r"|\b(?:they|he|she)\s+(?:claims?|claimed)\b", re.I)
+# Requests that are escalations whatever else the message says: tool calls written by the user, a role claimed
+# together with a request for that role's access, a partner asking to confirm (a PAM's act) its own milestone.
+_TOOL_INJECTION = re.compile(r"[{,]\s*[\"'](?:tool|actor|role|function|arguments|principal)[\"']\s*:", re.I)
+_ROLE_CLAIM = re.compile(
+    r"\b(?:i am|i'm|im|i've|ive|i have|i got|i was|i've been)\b[^.?!]{0,60}?\b(?:pam|partner manager|"
+    r"partner account manager|channel (?:leader|lead|chief|director|manager)|leader|admin\w*|vp|director|"
+    r"head of (?:partners|channel|partnerships))\b", re.I)
+_ACCESS_REQUEST = re.compile(
+    r"\b(?:switch|upgrade|elevate|move)\s+(?:me|my\s+(?:view|access|role|account))\b|\b(?:give|grant|unlock)\s+"
+    r"(?:me\s+)?(?:access|admin|rights|permissions?|the\s+\w+\s+view|\w+[- ]wide)\b|\b(?:program[- ]wide|"
+    r"whole program|every (?:pam|partner|book)|all (?:pams|books)|other (?:pams?|books?)|every pam's)\b"
+    r"|\b(?:confirm|approve|sign off|verify)\b", re.I)
+_PARTNER_CONFIRMS = re.compile(r"\b(?:confirm|approve|sign off|verify|validate)\b[^.?!]{0,40}\b(?:milestone|it|that|"
+                               r"as done|as complete)\b|\bconfirmed by (?:the |your |my )?pam\b", re.I)
+
+
+def forced_escalation(text: str, role: str) -> bool:
+    if _TOOL_INJECTION.search(text):
+        return True
+    if _ROLE_CLAIM.search(text) and _ACCESS_REQUEST.search(text):
+        return True
+    return role == "partner" and bool(_PARTNER_CONFIRMS.search(text)) and not text.strip().endswith("?")
+
+
+@cache
+def _domain_words() -> frozenset[str]:
+    """Words that mark a message as about partner activation (an off-topic reading needs their absence)."""
+    from agent.planner import training
+    from agent.planner.separation import STOPWORDS
+
+    words: set[str] = set()
+    for line in training.vocabulary_lines():
+        words |= {w for w in re.findall(r"[a-z][a-z-]+", line.lower()) if len(w) >= 3 and w not in STOPWORDS}
+    for spec in assets.intents().values():
+        text = f"{spec.get('means', '')} {spec.get('not', '')}".lower()
+        words |= {w for w in re.findall(r"[a-z][a-z-]+", text) if len(w) >= 5 and w not in STOPWORDS}
+    return frozenset(words)
+
+
+def domain_cue(text: str) -> bool:
+    words = set(re.findall(r"[a-z][a-z-]+", text.lower()))
+    return bool(words & _domain_words())
 
 
 class IntentScore(BaseModel):
@@ -85,6 +144,9 @@ class Interpretation(BaseModel):
     referenced: list[str] = Field(default_factory=list)  # partners pointed at through the dialogue state
     reference: str | None = None  # how: "row" (an ordinal into the last list), "focus", "other", "list"
     bare_why: bool = False  # "why?" about the previous answer
+    reported: bool = False  # relays someone else's claim: never recorded as the user's statement of fact
+    gap_row: int | None = None  # "the second one on that list" after a gap diagnosis
+    escalation: bool = False  # a request for another identity's access, whatever else it asks
     understander: str = "classifier"
 
     @property
@@ -196,15 +258,23 @@ class ClassifierUnderstander:
             scored = [_without(ranked, "escalation") for ranked in scored]
         if len(message.split()) > 2 and not _HELP_CUE.search(message):
             scored = [_without(ranked, "help") for ranked in scored]
+        if domain_cue(masked):
+            # Off-topic needs the absence of the domain, unless the classifier is sure ("a poem about partners").
+            scored = [_without(ranked, "out_of_scope") if ranked[0].intent != "out_of_scope"
+                      or ranked[0].probability < 0.8 else ranked for ranked in scored]
         whole, per_clause = scored[0], scored[1:]
         parts = _parts(pieces, per_clause) if per_clause else []
         if not parts:
             parts = [Part(text=masked, intent=whole[0].intent, probability=whole[0].probability,
                           question=is_question(masked))]
+        escalation = forced_escalation(message, ctx.role)
+        if escalation:
+            whole = [IntentScore(intent="escalation", probability=1.0)] + [s for s in whole if s.intent != "escalation"]
         interp = Interpretation(text=message, intents=whole, parts=parts, entities=entities,
                                 question=any(p.question for p in parts) and not any(
                                     not p.question for p in parts if p.intent == "report_progress"),
-                                bare_why=bool(_BARE_WHY.match(message.strip())))
+                                bare_why=bool(_BARE_WHY.match(message.strip()) or _WHY_PREFIX.match(message)),
+                                reported=bool(_REPORTED.search(message)), escalation=escalation)
         resolve_references(interp, dialogue)
         return interp
 
@@ -224,6 +294,9 @@ def _parts(pieces: list[str], scored: list[list[IntentScore]]) -> list[Part]:
         top = ranked[0]
         if top.probability < CLAUSE_CONFIDENCE or top.intent in SOCIAL:
             continue
+        if not is_question(text) and not _IMPERATIVE.match(text) and not _ASKS.search(text) \
+                and top.intent not in STATEMENT_INTENTS:
+            continue  # a statement that asks nothing is context ("our score is only so-so"), not a request
         if parts and parts[-1].intent == top.intent:
             parts[-1].text += " " + text
             parts[-1].probability = max(parts[-1].probability, top.probability)
@@ -232,12 +305,54 @@ def _parts(pieces: list[str], scored: list[list[IntentScore]]) -> list[Part]:
     return parts if len(parts) >= 2 else []
 
 
+def pick_by_words(text: str, ids: list[str], names: list[str]) -> str | None:
+    """The one candidate a reply singles out by a word of its name that no other candidate has ("the labs one"
+    between Blackwood Labs and Blackwood Systems)."""
+    from rapidfuzz import fuzz
+
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 2]
+    hits: set[str] = set()
+    for pid, name in zip(ids, names, strict=False):
+        own = set(re.findall(r"[a-z0-9]+", name.lower()))
+        others = {w for other in names if other != name for w in re.findall(r"[a-z0-9]+", other.lower())}
+        if any(fuzz.ratio(w, o) >= 85 for w in words for o in own - others if len(o) >= 2):
+            hits.add(pid)
+    return next(iter(hits)) if len(hits) == 1 else None
+
+
+_THE_X_ONE = re.compile(r"\bthe\s+[\w&-]+(?:\s+[\w&-]+)?\s+one\b", re.I)
+
+
 def resolve_references(interp: Interpretation, dialogue: DialogueState) -> None:
     """Ordinals point into the last list shown; pronouns and "that partner" at the partners in focus."""
     e = interp.entities
+    listed = dialogue.last_list.partner_ids if dialogue.last_list else []
+    if e.ambiguous and listed:
+        # A name that fits several partners, one of them in the list just shown: that one.
+        shown = [c for c in e.ambiguous[0].partner_ids if c in listed]
+        if len(shown) == 1:
+            interp.referenced, interp.reference = shown, "row"
+            return
     if e.partner_ids or e.ambiguous:
         return
-    listed = dialogue.last_list.partner_ids if dialogue.last_list else []
+    if e.plural:
+        # "those two", "both", "the top two": the partners just discussed, else the first rows of the last list.
+        pool = dialogue.focus if len(dialogue.focus) >= e.plural and not (e.ordinal or "top" in interp.text.lower()
+                                                                            or "first" in interp.text.lower()) \
+            else listed
+        if len(pool) >= 2:
+            interp.referenced, interp.reference = list(pool[: e.plural]), "list"
+            return
+    diagnosed = dialogue.last is not None and "diagnose_gtm_gaps" in dialogue.last.tools
+    if e.ordinal is not None and diagnosed and dialogue.last_gaps and not (
+            dialogue.last_list and dialogue.last_list.tool in (dialogue.last.tools if dialogue.last else [])):
+        interp.gap_row = e.ordinal
+        return
+    if listed and dialogue.last_list and (_THE_X_ONE.search(interp.text) or len(interp.text.split()) <= 4):
+        picked = pick_by_words(interp.text, listed, dialogue.last_list.names)
+        if picked:
+            interp.referenced, interp.reference = [picked], "row"
+            return
     if e.ordinal is not None and listed:
         k = e.ordinal - 1 if e.ordinal > 0 else len(listed) + e.ordinal
         if 0 <= k < len(listed):
