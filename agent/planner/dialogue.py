@@ -66,6 +66,7 @@ class DialogueState(BaseModel):
     last: LastAnswer | None = None
     topic: str | None = None  # the action the last answer put to the user ("register the first deal")
     milestone: str | None = None  # the plan milestone the conversation last named ("did one" = that one)
+    call_list: list[str] = Field(default_factory=list)  # the last call list shown ("if none of them hears from me")
     turns: int = 0
 
     @classmethod
@@ -157,6 +158,8 @@ def advance(state: DialogueState, turn: list[BaseMessage], role: str, user_text:
                                       names=[str(r.get("name", "")) for r in rows][:25])
             if tool == "compare_partners":
                 focus += [r["partner_id"] for r in rows]
+            if tool == "list_dormant_partners":
+                new.call_list = [r["partner_id"] for r in rows][:25]
         elif data.get("partner_id") and role != "partner":
             focus.append(str(data["partner_id"]))
         if tool == "diagnose_gtm_gaps":

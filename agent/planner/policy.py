@@ -52,10 +52,16 @@ _WRITE_COMMAND = re.compile(r"(?:^\W*|\b(?:please|pls|can you|could you|go ahead
 _CONFIRM_COMMAND = re.compile(r"^\W*(?:please\s+|can you\s+|could you\s+)?(?:confirm|approve|sign off|verify|"
                               r"validate|reject|accept)\b|\b(?:confirm|approve|sign off|verify|reject|decline|deny)\b"
                               r"[^.?!]{0,25}\b(?:claim|milestone|that one|it)\b", re.I)
+_HOW_DO_THAT = re.compile(r"^\W*(?:ok|okay|so|and|right|cool|alright|great)?\W*how\s+(?:do|can|would|should|could)\s+"
+                          r"(?:i|we|you)\s+(?:do|go about|start|handle|tackle|fix|get|approach|manage)\s+(?:that|this|"
+                          r"it)\b", re.I)
 _HAS_VERB = re.compile(r"\b(how|why|when|where|who|which|do|does|did|can|could|should|would|is|are|was|were|"
                        r"have|has|show|give|tell|get|make|need|want)\b", re.I)
 _SCOPE_BACK = re.compile(r"\b(?:just|only|then)\b.*\b(?:mine|ours|my own|our own|my|our|me|us)\b|"
                          r"\b(?:mine|ours|my own|our own)\b.*\b(?:then|instead|only)\b", re.I)
+# "if none of them hears from me", "if I don't call any of them": the call list's stake.
+_NOT_CALLED = re.compile(r"\b(?:none|any|nobody|no one)\b[^.?!]{0,30}\b(?:hears?|call|calls|called|ring|contact|"
+                         r"reach)\b|\b(?:don't|do not|never|dont)\s+(?:call|ring|contact|reach)", re.I)
 _COUNT = re.compile(r"\b(how many|how big|number of|count|total|in all|altogether|overall)\b", re.I)
 # A question about partners in general ("when should I stop investing in a partner?") is a how-to question.
 _GENERIC_PARTNER = re.compile(r"\b(?:a|any|one|each|every|such a|that kind of)\s+partner\b|\bpartners\b", re.I)
@@ -145,7 +151,9 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
 
     reason = decline_reason(interp)
     if reason is not None:
-        asked = next((s.intent for s in interp.intents if s.intent not in DECLINE | TEXT_ONLY), None)
+        asked = next((p.intent for p in reversed(interp.parts) if p.intent not in DECLINE | TEXT_ONLY | WRITE_INTENTS),
+                     next((s.intent for s in interp.intents if s.intent not in DECLINE | TEXT_ONLY | WRITE_INTENTS),
+                          None))
         return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence, declined=asked)
     if interp.gap_row is not None:
         return Decision(kind="act", steps=[Step(intent="biggest_gap", row=interp.gap_row, text=interp.text,
@@ -159,11 +167,15 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
         if answered is not None:
             return answered
     # "yes" / "ok do that" after a proposal (a statement alongside it is recorded too).
-    if proposed is not None and (interp.intent == "affirm" or _AFFIRM.match(interp.text)) \
+    thanked = interp.intent == "thanks" and interp.confidence >= ACT
+    if proposed is not None and (interp.intent == "affirm" or (_AFFIRM.match(interp.text) and not thanked)) \
             and (short or interp.confidence >= ACT or _stated_progress(interp)):
         steps = [Step(intent=proposed.intent, partners=proposed.partner_ids, text=proposed.text or "")]
         return Decision(kind="act", steps=[*_stated_progress(interp), *steps] if proposed.intent != "report_progress"
                         else steps)
+    # "how do I do that?": the how-to of what the last answer asked of them.
+    if _HOW_DO_THAT.match(interp.text) and dialogue.topic:
+        return Decision(kind="act", steps=[Step(intent="playbook", text=dialogue.topic)])
     # "why?" about the previous answer: explain it rather than repeat it.
     if interp.bare_why and dialogue.last is not None and previous:
         return _explain_previous(interp, dialogue, role)
@@ -228,11 +240,16 @@ def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, prev
                                                                  re.I) and top.intent not in {"outlook"}:
         return "explain_score"
     # A row of the list just shown: what is going on with that partner, unless the wording clearly asks for more.
-    if interp.reference == "row" and listed and not (top.probability >= ACT and top.intent in PARTNER_LEVEL):
+    strong = top.probability >= 0.7 and top.intent in PARTNER_LEVEL - {"nudges"}
+    if interp.reference == "row" and listed and not strong:
         return "explain_score"
     # One partner pointed at ("them", "that one") is not a question about the whole book.
     if interp.reference in {"focus", "row", "other"} and top.intent in BOOK_LEVEL:
         return next((s.intent for s in interp.intents if s.intent in PARTNER_LEVEL), "explain_score")
+    # The same comparison again about the same partners asks something else about each of them.
+    if top.intent == "compare" and previous == "compare" and interp.reference == "list":
+        return next((s.intent for s in interp.intents[1:4] if s.intent in PARTNER_LEVEL and s.probability >= 0.03),
+                    "score")
     # Unsure, and one of the likely readings continues the conversation: the best guess is that one.
     if top.probability < ACT and previous and previous in [s.intent for s in interp.intents[:3]]:
         return previous
@@ -382,8 +399,10 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
         if interp.referenced and interp.reference != "list":
             out.append(step.model_copy(update={"partners": interp.referenced[:1]}))
             continue
-        if step.intent == "revenue_impact" and interp.reference == "list" and dialogue.last_list is not None \
-                and dialogue.last_list.tool == "list_dormant_partners":
+        called_list = interp.reference == "list" and dialogue.last_list is not None \
+            and dialogue.last_list.tool == "list_dormant_partners"
+        not_called = bool(dialogue.call_list) and interp.entities.reference == "many" and _NOT_CALLED.search(interp.text)
+        if step.intent == "revenue_impact" and (called_list or not_called):
             out.append(step.model_copy(update={"mode": "list"}))  # "if none of them is called": the list's stake
             continue
         compared = dialogue.last_list is not None and dialogue.last_list.tool == "compare_partners"

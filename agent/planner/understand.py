@@ -61,6 +61,7 @@ _ESCALATION_CUE = re.compile(
     r"disregard|forget|pretend|act(ing)? as|you are now|i am (the|a|an|your)|i'm (the|a|an|your)|"
     r"as (the|a|an|your) (pam|manager|admin|leader|vendor)|pams?|partner managers?|leaders?|vp|director|ceo|"
     r"manager|another partner's|all (the )?partners|every partner|each partner|everyone|competitors?|"
+    r"(?:which|what|list|show|tell|names? of|who are the)\s+(?:\w+\s+)?other partners|"
     r"their (data|numbers|scores?|pipeline|deals|plan)|database|db|dump|export|sql|tables?|raw data|whole program|"
     r"full list|switch|impersonat\w*|log\s?in as|on behalf of|override|bypass|jailbreak|developer mode|"
     r"unrestricted|credentials?|password|api key|secret|other (books?|accounts?|companies))\b", re.I)
@@ -344,7 +345,8 @@ def resolve_references(interp: Interpretation, dialogue: DialogueState) -> None:
             interp.referenced, interp.reference = list(pool[: e.plural]), "list"
             return
     diagnosed = dialogue.last is not None and "diagnose_gtm_gaps" in dialogue.last.tools
-    if e.ordinal is not None and diagnosed and dialogue.last_gaps and not (
+    about_gaps = not listed or re.search(r"\b(gaps?|list|things?|areas?|items?)\b", interp.text, re.I)
+    if e.ordinal is not None and diagnosed and dialogue.last_gaps and about_gaps and not (
             dialogue.last_list and dialogue.last_list.tool in (dialogue.last.tools if dialogue.last else [])):
         interp.gap_row = e.ordinal
         return
