@@ -333,9 +333,8 @@ def dates_in(text: str, today: date) -> list[date]:
         out.append(today - timedelta(days=1))
     for m in re.finditer(r"\b(last|this|on|past)?\s*(" + "|".join(_WEEKDAYS) + r")\b", low):
         wd = _WEEKDAYS.index(m.group(2))
+        # "(last) Tuesday" said on a Saturday is four days ago: the most recent one before today.
         back = (today.weekday() - wd) % 7 or 7
-        if m.group(1) == "last" and back < 7 and today.weekday() >= wd:
-            back += 7 if today.weekday() != wd else 0
         out.append(today - timedelta(days=back))
     for m in re.finditer(r"\b(\d{1,2}|a|one|two|three|four)\s+(day|week|month)s?\s+ago\b", low):
         n = 1 if m.group(1) in {"a", "one"} else _count(m.group(1)) or 1

@@ -401,7 +401,8 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
             continue
         called_list = interp.reference == "list" and dialogue.last_list is not None \
             and dialogue.last_list.tool == "list_dormant_partners"
-        not_called = bool(dialogue.call_list) and interp.entities.reference == "many" and _NOT_CALLED.search(interp.text)
+        not_called = bool(dialogue.call_list) and interp.entities.reference == "many" \
+            and bool(_NOT_CALLED.search(interp.text))
         if step.intent == "revenue_impact" and (called_list or not_called):
             out.append(step.model_copy(update={"mode": "list"}))  # "if none of them is called": the list's stake
             continue

@@ -79,7 +79,7 @@ def normalize(text: str) -> str:
         text = partners.sub(" zpartner ", text)
     if customers is not None:
         text = customers.sub(" zcustomer ", text)
-    text = text.lower().replace("'", "").replace("’", "")
+    text = re.sub(r"['’]s\b", "", text.lower()).replace("'", "").replace("’", "")  # possessives: "X's" = "X'" = "X"
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
