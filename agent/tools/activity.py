@@ -13,8 +13,7 @@ from readiness.scope import visible_partner_ids
 @tool
 @guarded
 def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
-    """Nudges due now (stalled milestones, no login for 30 days, deals with no AE meeting, certified with no
-    deal), each with the next step."""
+    """Nudges due now (stalled milestones, no logins, deals without the AE...) with next steps."""
     from readiness.nudges import nudges_due
 
     ctx = context_of(runtime)
@@ -31,8 +30,7 @@ def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
 @tool
 @guarded
 def get_pipeline_summary(runtime: Runtime, partner: str | None = None) -> str:
-    """Partner-sourced vs influenced pipeline (never added together), coverage, stalled opportunities, forecast
-    by category. Without `partner`, a PAM gets their whole book."""
+    """Sourced vs influenced pipeline (never added), coverage, stalled deals. No `partner`: the PAM's book."""
     from readiness.pipeline import pipeline_summary
 
     ctx = context_of(runtime)

@@ -5,7 +5,7 @@ program health, GTM diagnosis); a PAM sees its book, a leader the whole program.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from langchain.tools import tool
 from sqlalchemy import select
@@ -16,9 +16,9 @@ from readiness.errors import OutOfScope, ValidationFailed
 from readiness.models import Partner, ScoreSnapshot
 from readiness.scope import visible_partner_ids
 
-Segment = Literal["active", "ready", "developing", "inactive", "dormant"]
-Outlook = Literal["not_yet", "not_ever"]
-Stage = Literal["prospect", "signed", "onboarding", "activated", "productive"]
+SEGMENTS = ("active", "ready", "developing", "inactive", "dormant")
+OUTLOOKS = ("not_yet", "not_ever")
+STAGES = ("prospect", "signed", "onboarding", "activated", "productive")
 
 
 def _book(runtime: Runtime) -> tuple[Any, list[str], str]:
@@ -58,15 +58,19 @@ def _outlook(row: ScoreSnapshot) -> str:
 
 @tool
 @guarded
-def list_partners(runtime: Runtime, segment: Segment | None = None, outlook: Outlook | None = None,
-                  tier: int | None = None, stage: Stage | None = None, stalled: bool | None = None,
-                  limit: int = 10) -> str:
-    """Count and list partners in your book by segment, outlook, tier (1-4) or lifecycle stage (stalled=true: stuck
-    there). `total` counts all that match."""
+def list_partners(runtime: Runtime, segment: str = "", outlook: str = "", tier: int = 0, stage: str = "",
+                  stalled: bool = False, limit: int = 10) -> str:
+    """Count/list partners by segment (active|ready|developing|inactive|dormant), outlook (not_yet|not_ever),
+    tier 1-4, stage (prospect|signed|onboarding|activated|productive), stalled. `total`: all matches."""
     from readiness.lifecycle import LifecycleFacts
 
     ctx, ids, scope = _book(runtime)
     limit = max(1, min(int(limit), 50))
+    # Empty (the defaults) means any: a short schema for the model, no filter for the book.
+    checks = (("segment", segment, SEGMENTS), ("outlook", outlook, OUTLOOKS), ("stage", stage, STAGES))
+    for name, value, valid in checks:
+        if value and value not in valid:
+            raise ValidationFailed(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
     with services_session() as s:
         rows = snapshot_rows(s, ctx.as_of, ids, ctx.principal_id if ctx.role == "pam" else None)
         names = dict(s.execute(select(Partner.partner_id, Partner.name)
@@ -78,7 +82,7 @@ def list_partners(runtime: Runtime, segment: Segment | None = None, outlook: Out
         lc = lifecycles[r.partner_id]
         if segment == "dormant" and not is_dormant(r):
             continue
-        if segment not in (None, "dormant") and r.segment != segment:
+        if segment not in ("", "dormant") and r.segment != segment:
             continue
         if outlook and _outlook(r) != outlook:
             continue
@@ -86,14 +90,14 @@ def list_partners(runtime: Runtime, segment: Segment | None = None, outlook: Out
             continue
         if stage and lc.stage != stage:
             continue
-        if stalled is not None and lc.stalled != stalled:
+        if stalled and not lc.stalled:
             continue
         matched.append((r, lc))
-    by_stage = stage is not None or stalled
+    by_stage = bool(stage) or stalled
     matched.sort(key=lambda x: (-(x[1].days_in_stage or 0), x[0].partner_id) if by_stage
                  else (-x[0].score, x[0].partner_id))
     filters = {k: v for k, v in {"segment": segment, "outlook": outlook, "tier": tier, "stage": stage,
-                                 "stalled": stalled}.items() if v is not None}
+                                 "stalled": stalled}.items() if v}
     return ok({"scope": scope, "as_of": ctx.as_of, "total": len(matched), "filters": filters, "partners": [
         {"partner_id": r.partner_id, "name": names.get(r.partner_id, r.partner_id), "segment": r.segment,
          "tier": r.tier, "readiness": round(r.score, 1), "outlook": _outlook(r), "stage": lc.stage,
@@ -104,8 +108,7 @@ def list_partners(runtime: Runtime, segment: Segment | None = None, outlook: Out
 @tool
 @guarded
 def get_book_health(runtime: Runtime) -> str:
-    """How your book (a leader: the whole program) is doing: segments, dormant and not-ever counts, activation rate,
-    lifecycle stages and stalls, time to first deal, churn risk, sourced revenue, revenue at stake."""
+    """How the book (leader: program) is doing: segments, dormant, activation, lifecycle, churn, revenue."""
     from collections import Counter
 
     from readiness.lifecycle import program_lifecycle
@@ -147,8 +150,7 @@ def get_book_health(runtime: Runtime) -> str:
 @tool
 @guarded
 def compare_partners(runtime: Runtime, partners: list[str]) -> str:
-    """Two or three partners (ids or names) side by side: score, tier, segment, outlook, dimensions, revenue at
-    stake, top gap; `leader` is the one with the higher score."""
+    """Two or three partners (ids or names) side by side; `leader` scores higher."""
     from readiness.gtm import diagnose
     from readiness.scoring import score_all
 

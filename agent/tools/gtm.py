@@ -10,8 +10,7 @@ from agent.tools.base import Runtime, context_of, guarded, ok, services_session,
 @tool
 @guarded
 def diagnose_gtm_gaps(runtime: Runtime, partner: str | None = None) -> str:
-    """GTM gaps (ICP, use case, sales motion, delivery, business communication, AE engagement) with status,
-    evidence, missing elements and playbooks; top_gap is the one thing to fix next."""
+    """GTM gaps with status, evidence, what is missing and playbooks; top_gap is the one to fix first."""
     from readiness.gtm import diagnose
 
     ctx = context_of(runtime)

@@ -37,8 +37,7 @@ def plan_view(plan: Any, name: str) -> dict[str, Any]:
 @tool
 @guarded
 def get_activation_plan(runtime: Runtime, partner: str | None = None) -> str:
-    """The partner's 30/60/90-day activation plan (created on first use): milestones, status from evidence,
-    due dates, the next milestone."""
+    """The 30/60/90-day plan: milestones, status, due dates, overdue count, on_track, next milestone."""
     from readiness.plans import get_or_create_plan
 
     ctx = context_of(runtime)
@@ -57,8 +56,8 @@ def update_milestone(
     partner: str | None = None,
     note: str | None = None,
 ) -> str:
-    """Record milestone progress. A partner saying it is done records a claim (awaits evidence or PAM
-    confirmation); a PAM confirms or rejects a partner's milestone. `milestone`: key or description."""
+    """A partner claims a milestone done (awaits evidence or its PAM); a PAM confirms or rejects one.
+    `milestone`: key or words."""
     from readiness.plans import claim_milestone, confirm_milestone, get_or_create_plan, resolve_milestone
 
     ctx = context_of(runtime)

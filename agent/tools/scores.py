@@ -55,22 +55,21 @@ def _score(runtime: Runtime, partner: str | None, detail: bool) -> str:
 @tool
 @guarded
 def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
-    """Readiness score (0-100), tier, segment and dimension scores. `partner`: name or id (PAMs); partners omit it."""
+    """Readiness score, tier, segment, dimensions. `partner`: name or id (PAMs only)."""
     return _score(runtime, partner, detail=False)
 
 
 @tool
 @guarded
 def explain_score(runtime: Runtime, partner: str | None = None) -> str:
-    """Why a partner scores what it does: each dimension's sub-signals, contributions, evidence, dormant flags."""
+    """Why a partner scores so: sub-signals, contributions, evidence, dormant flags."""
     return _score(runtime, partner, detail=True)
 
 
 @tool
 @guarded
 def get_revenue_impact(runtime: Runtime, partner: str | None = None) -> str:
-    """Revenue at stake: expected upside, cost of inaction per quarter, activation ROI. Without `partner`, a PAM
-    gets their whole book."""
+    """Revenue at stake: upside, cost of inaction per quarter, ROI. No `partner`: the PAM's whole book."""
     from readiness.scoring import program_impact, revenue_impact
 
     ctx = context_of(runtime)

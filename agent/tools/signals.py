@@ -33,8 +33,7 @@ def record_readiness_signal(
     level: Literal["low", "medium", "high"] = "medium",
     partner: str | None = None,
 ) -> str:
-    """Record a readiness signal (e.g. new certified staff, a published case study) with its evidence.
-    Partner-reported signals await PAM confirmation. The partner is rescored at once."""
+    """Record a readiness fact (a hire, certifications, a case study) with the user's words as evidence."""
     from readiness.signals import SignalIn, record_signal
 
     ctx = context_of(runtime)
