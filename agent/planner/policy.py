@@ -168,7 +168,9 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
             return answered
     # "yes" / "ok do that" after a proposal (a statement alongside it is recorded too).
     thanked = interp.intent == "thanks" and interp.confidence >= ACT
-    if proposed is not None and (interp.intent == "affirm" or (_AFFIRM.match(interp.text) and not thanked)) \
+    pointed = bool(e.partner_ids or e.ambiguous or e.ordinal is not None or e.unknown_names)  # about someone else
+    if proposed is not None and not pointed and (interp.intent == "affirm" or (_AFFIRM.match(interp.text)
+                                                                                and not thanked)) \
             and (short or interp.confidence >= ACT or _stated_progress(interp)):
         steps = [Step(intent=proposed.intent, partners=proposed.partner_ids, text=proposed.text or "")]
         return Decision(kind="act", steps=[*_stated_progress(interp), *steps] if proposed.intent != "report_progress"
