@@ -26,18 +26,26 @@ run: $(STAMP)
 	$(VENV)/bin/partnerpilot up
 
 EVAL_HOME := var/eval-home
-EVAL_GATE := --fail-under pass_rate=0.90 --fail-under tool_accuracy=0.95 --fail-over leak_rate=0
+# Own suite under the judge that checks facts (issue 12); the blind set's targets are issue 13's.
+EVAL_GATE := --fail-under pass_rate=0.95 --fail-under tool_accuracy=0.95 --fail-over leak_rate=0 --fail-over ungrounded_number_rate=0
+BLIND_GATE := --fail-under pass_rate=0.90 --fail-under tool_accuracy=0.95 --fail-over leak_rate=0 --fail-under refusal_accuracy=1.0
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup tests
-	# Retrieval gate (recall@5, MRR, p95 latency), alone on the machine so latency is measured, not contended.
+	# Retrieval gates (recall@5, MRR on the tuning set and on the held-out set; p95 latency), alone on the machine
+	# so latency is measured, not contended.
 	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot knowledge index
 	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot knowledge eval --gate
+	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot knowledge eval --gate --queries evals/retrieval/heldout.yaml
 	# The conversation eval gates; reports land in evals/out/ (the CI artifact).
 	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot eval run --mode offline $(EVAL_GATE) \
 		--json evals/out/offline.json --report evals/out/offline.md --transcripts evals/out/transcripts
-	# Replay must reproduce every recorded verdict of the LLM path (the local model's own scores are in the README).
+	# The blind set: its own program and scenarios, its own gate and report.
+	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot eval run --mode offline --scenarios evals/blind $(BLIND_GATE) \
+		--json evals/out/blind.json --report evals/out/blind.md
+	# Replay gates reproducibility (every recording replayed exactly); the model's own scores and failures are
+	# in evals/out/replay.md and the README.
 	PARTNERPILOT_HOME=$(EVAL_HOME) $(VENV)/bin/partnerpilot eval run --mode replay \
 		--json evals/out/replay.json --report evals/out/replay.md --transcripts evals/out/transcripts
 

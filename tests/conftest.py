@@ -28,6 +28,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # it takes minutes, loading it a second).
 os.environ.setdefault("PARTNERPILOT_MODELS_DIR", str(ROOT / "var" / "models"))
 POSTGRES_URL = os.environ.get("PARTNERPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# PostgreSQL is required (its tests fail, never skip) when a server was named for them or in CI, where one runs.
+POSTGRES_REQUIRED = bool(os.environ.get("PARTNERPILOT_TEST_POSTGRES_URL")) or \
+    os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def _postgres_admin():  # type: ignore[no-untyped-def]
@@ -44,11 +47,24 @@ def _postgres_available() -> str | None:
         return f"no PostgreSQL server answers at {POSTGRES_URL}: {exc}"
 
 
-_PG_SKIP_REASON = _postgres_available()
+_PG_UNAVAILABLE = _postgres_available()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return "postgres: " + (f"SKIPPED ({_PG_SKIP_REASON})" if _PG_SKIP_REASON else f"available at {POSTGRES_URL}")
+    if not _PG_UNAVAILABLE:
+        return f"postgres: available at {POSTGRES_URL}"
+    if POSTGRES_REQUIRED:
+        return f"postgres: REQUIRED (CI or PARTNERPILOT_TEST_POSTGRES_URL) and its tests FAIL: {_PG_UNAVAILABLE}"
+    return f"postgres: SKIPPED ({_PG_UNAVAILABLE})"
+
+
+def require_postgres() -> None:
+    """Skip a PostgreSQL test when no server answers, unless PostgreSQL is required: then fail it."""
+    if _PG_UNAVAILABLE:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (CI or PARTNERPILOT_TEST_POSTGRES_URL set): {_PG_UNAVAILABLE}",
+                        pytrace=False)
+        pytest.skip(reason=_PG_UNAVAILABLE)
 
 
 @pytest.fixture
@@ -62,8 +78,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
     """A throw-away database on the shared server, dropped after the test."""
-    if _PG_SKIP_REASON:
-        pytest.skip(reason=_PG_SKIP_REASON)
+    require_postgres()
     name = f"pp_test_{uuid.uuid4().hex[:12]}"
     with _postgres_admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

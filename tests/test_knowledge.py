@@ -243,7 +243,8 @@ def test_eval_metrics_are_computed_over_distinct_playbooks() -> None:
     ranked = {"a": ["x", "y", "z"], "b": ["p", "q", "r", "s", "t", "u"]}
 
     class FakeKB:
-        def search(self, query: str, k: int = 5, audience: str | None = None) -> list[SimpleNamespace]:
+        def search(self, query: str, k: int = 5, audience: str | None = None,
+                   has_customers: bool | None = None) -> list[SimpleNamespace]:
             return [SimpleNamespace(playbook_id=pid) for pid in ranked[query][:k]]
 
     report = evaluate(

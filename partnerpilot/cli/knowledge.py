@@ -99,6 +99,55 @@ def eval_cmd(
     _gate(summary, TARGETS, gate)
 
 
+@knowledge_app.command("baselines")
+def baselines_cmd(
+    queries: list[Path] = typer.Option(None, "--queries", help="Labelled sets (repeatable); default both sets."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """BM25 only, dense only and the hybrid side by side on the tuning set and the held-out set."""
+    from knowledge.evaluate import DEFAULT_QUERIES, HELDOUT_QUERIES, load_queries
+    from knowledge.retriever import KnowledgeBase
+    from knowledge.tuning import baselines
+
+    paths = queries or [DEFAULT_QUERIES, HELDOUT_QUERIES]
+    try:
+        sets = {p.stem: load_queries(p) for p in paths}
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read queries: {exc}", 2)
+    rows = baselines(KnowledgeBase(), sets)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("set", "retrieval", "queries", "recall@5", "MRR", "nDCG@10", title="retrieval baselines")
+    for r in rows:
+        table.add_row(r["set"], r["mode"], str(r["queries"]), f"{r['recall_at_5']:.3f}", f"{r['mrr']:.3f}",
+                      f"{r['ndcg_at_10']:.3f}")
+    console.print(table)
+
+
+@knowledge_app.command("tune")
+def tune_cmd(
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds over the tuning queries."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Choose the ranking weights by cross-validation on the tuning set only (never the held-out set)."""
+    from knowledge.evaluate import DEFAULT_QUERIES, load_queries
+    from knowledge.retriever import KnowledgeBase
+    from knowledge.tuning import cross_validate
+
+    report = cross_validate(KnowledgeBase(), load_queries(DEFAULT_QUERIES), folds=folds)
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"{report.configurations} configurations, {report.queries} tuning queries, {report.folds} folds")
+    console.print(f"chosen on all tuning queries (set these as RetrievalConfig defaults): {report.chosen}")
+    console.print(f"in sample: {report.in_sample}")
+    console.print(f"cross-validated (each fold scored by the configuration chosen without it): "
+                  f"{report.cross_validated}")
+    for f in report.per_fold:
+        console.print(f"  fold {f.fold} ({f.queries} queries): recall@5 {f.recall_at_5}, MRR {f.mrr}, {f.chosen}")
+
+
 def _gate(summary: dict[str, float], targets: dict[str, float], enabled: bool) -> None:
     if not enabled:
         return
