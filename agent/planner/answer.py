@@ -268,6 +268,12 @@ def answer_step(step: Step, results: list[tuple[str, Data]], role: str, scope: s
             d = _first(results, tool)
             if d is not None and step.intent != "explain_score":
                 return fn(d)
+    if step.intent == "plan" and step.row is not None:
+        plan = _first(results, "get_activation_plan") or {}
+        milestones = plan.get("milestones") or []
+        k = step.row - 1 if step.row > 0 else len(milestones) + step.row
+        if 0 <= k < len(milestones):
+            return t("milestone_row", n=k + 1, name=plan.get("name", ""), **milestones[k])
     if step.intent == "biggest_gap" and step.row is not None:
         return answer_nth_gap(step.row, _first(results, "diagnose_gtm_gaps") or {},
                               _first(results, "search_playbooks"), scope)
@@ -275,6 +281,10 @@ def answer_step(step: Step, results: list[tuple[str, Data]], role: str, scope: s
         d = _first(results, "list_dormant_partners") or {}
         return t("list_stake", count=len(d.get("partners") or []), total=money(d.get("total_revenue_at_stake")),
                  scope=str(d.get("scope", "your book")).capitalize(), dormant_total=d.get("dormant_total", "n/a"))
+    if step.intent == "find_partner" and step.then:
+        matches = (_first(results, "find_partner") or {}).get("matches") or []
+        if len(matches) >= 2:
+            return t("clarify_ambiguous", candidates=" or ".join(f"{m['name']} ({m['partner_id']})" for m in matches))
     if step.intent == "outlook" and explained is not None:
         return answer_outlook(explained)
     if step.intent == "call_opener":
@@ -325,13 +335,26 @@ def compose(decision: Decision, calls: list[PlannedCall], results: list[Result],
     if focus:
         meta["focus"] = list(dict.fromkeys(focus))
     ambiguous = next((r for _n, _a, r in results if r.get("code") == "ambiguous"), None)
+    waiting = next((s for s in decision.steps if s.intent == "find_partner" and s.then), None)
+    found = next((r.get("data") or {} for n, _a, r in results if n == "find_partner" and r.get("ok")), {})
+    if waiting is not None and len(found.get("matches") or []) >= 2:
+        matches = found["matches"][:5]
+        meta["intents"] = waiting.then
+        meta["pending"] = Pending(kind="ambiguous", intents=waiting.then, candidates=[m["partner_id"] for m in matches],
+                                  names=[m["name"] for m in matches]).model_dump()
+        return "\n\n".join(p for p in parts if p), meta
     if ambiguous is not None:
         found = (ambiguous.get("candidates") or [])[:5]
         meta["pending"] = Pending(kind="ambiguous", intents=decision.intents,
                                   candidates=[c["partner_id"] for c in found],
                                   names=[c.get("name", "") for c in found]).model_dump()
     ok_results = [r for _n, _a, r in results if r.get("ok")]
-    if decision.alternative:
+    if decision.offer is not None and ok_results:
+        name = names.get(decision.offer.partner_ids[0], "") if decision.offer.partner_ids else ""
+        what = assets.answers()["proposal"].get(decision.offer.intent, "")
+        parts.append(t("propose", what=what.format(name=name or "you")))
+        meta["proposed"] = decision.offer.model_dump(exclude_defaults=True)
+    elif decision.alternative:
         parts.append(t("best_guess_note", first=reading(decision.intents[0]), second=reading(decision.alternative)))
     elif ok_results and ambiguous is None:
         listed = next(([row["partner_id"] for row in (r.get("data") or {}).get("partners") or []

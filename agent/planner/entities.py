@@ -267,9 +267,10 @@ _REF_ONE = re.compile(r"\b(that|this|the same)\s+(partner|one|company|firm|accou
                       r"|\b(he|she|him|her|his)\b", re.I)
 _REF_MANY = re.compile(r"\b(them|they|their|those|these|both|all of them|any of them|each of them|either)\b", re.I)
 _REF_OTHER = re.compile(r"\b(the other one|the other partner|the other)\b", re.I)
-_LIMIT = re.compile(r"\b(?:top|first|best|give me|show me|list)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|"
-                    r"nine|ten|dozen|twenty)\b|(?<!tier\s)\b(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+"
-                    r"(?:partners|names|people|accounts|companies|of them)\b", re.I)
+_N = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|dozen|twenty)"
+_LIMIT = re.compile(rf"\b(?:top|first|best|give me|show me|list|which|gimme(?: like)?|just|only)\s+{_N}\b"
+                    rf"|(?<!tier\s)\b{_N}\s+(?:\w+\s+)?(?:partners|names|people|accounts|companies|of them|calls?)\b"
+                    rf"|\b(?:only|just)\s+(?:get\s+)?(?:time|room)\s+for\s+{_N}\b", re.I)
 _AMOUNT = re.compile(r"(?<![\w-])(?:\$|usd\s?|€|£)?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?(k|m|mm|bn|million|"
                      r"thousand|grand)?(?![\w-])", re.I)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -427,7 +428,8 @@ def named_things(text: str, tokens: list[_Token], taken: list[tuple[int, int]]) 
         elif cue in CUSTOMER_CUES or (i > 1 and tokens[i - 2].low in {"customer", "client", "account"}):
             out["customers"].append(span)
         elif (words[-1] in COMPANY_SUFFIXES and len(words) >= 2) or cue in {"called", "named"} \
-                or (cue == "is" and i > 1 and tokens[i - 2].low == "partner"):
+                or (cue == "is" and i > 1 and tokens[i - 2].low == "partner") \
+                or (len(words) >= 2 and re.match(r"['’]s?\b", text[tokens[j].end : tokens[j].end + 2])):
             out["unknown"].append(span)
     return out
 
@@ -496,7 +498,7 @@ def extract(text: str, index: NameIndex, today: date) -> Entities:
     e.amounts = amounts_in(text)
     m = _LIMIT.search(text)
     if m:
-        value = _count(m.group(1) or m.group(2) or "")
+        value = _count(next((g for g in m.groups() if g), ""))
         e.limit = max(1, min(value, 50)) if value else None
     e.filters = filters_of(f" {_norm(e.masked(text))} ")
     topic = extract_topic(e.masked(text))
@@ -515,6 +517,13 @@ def _hits(low: str, lexicon: dict[str, list[str]]) -> list[tuple[int, str]]:
             if (p := _norm(phrase)) and f" {p} " in low]
 
 
+# People trained, certified or hired are capability whatever else the sentence mentions (scoring counts
+# certifications and headcount there).
+_CAPABILITY = re.compile(r"\b(certified|certifications?|certs?|exams?|trained|training|courses?|hired|hiring|hires?|"
+                         r"new (?:reps?|engineers?|consultants?|hires?|sellers?)|joined (?:us|the team)|brought on|"
+                         r"onboarded)\b", re.I)
+
+
 def extract_topic(text: str) -> Topic:
     """The GTM gap, readiness dimension and level a piece of text is about. The longest vocabulary phrase wins,
     across gaps (mapped to the dimension they evidence) and dimensions; on a tie the more specific gap wins."""
@@ -523,7 +532,8 @@ def extract_topic(text: str) -> Topic:
     dims = _hits(low, _lexicon("dimensions"))
     gap = max(gaps)[1] if gaps else None
     ranked = [(n, 1, GAP_TO_DIMENSION.get(k, k)) for n, k in gaps] + [(n, 0, k) for n, k in dims]
-    return Topic(gap=gap, dimension=max(ranked)[2] if ranked else None,
+    dimension = "capability" if _CAPABILITY.search(text) else max(ranked)[2] if ranked else None
+    return Topic(gap=gap, dimension=dimension,
                  level=_lexicon_hit(low, _lexicon("levels")))
 
 

@@ -82,6 +82,11 @@ class OfflinePlanner(BaseChatModel):
         interp = self.understand(text, dialogue)
         decision = decide(interp, dialogue, self.role)
         names = {r.partner_id: r.name for r in self.directory}
+        done = turn_results(turn)
+        if done and done[0][0] == "decline_request" and decision.kind != "decline":
+            # The input guard declined this message before the planner ran: the answer is that refusal.
+            reason = str(done[0][1].get("reason") or "escalation")
+            decision = Decision(kind="decline", steps=[Step(intent=reason)], confidence=decision.confidence)
         if decision.kind == "clarify":
             sample = [names[p] for p in dialogue.focus if p in names] + [r.name for r in self.directory[:3]]
             content, meta = clarify(decision, names, list(dict.fromkeys(sample)))
@@ -90,7 +95,6 @@ class OfflinePlanner(BaseChatModel):
             decision = Decision(kind="act", steps=[Step(intent=decision.steps[0].intent)],
                                 confidence=decision.confidence, declined=decision.declined)
         calls = plan_calls(decision, self.role, interp, dialogue)
-        done = turn_results(turn)
         stop = any(r.get("refused") or r.get("code") == "ambiguous" for _n, _a, r in done)
         if len(done) < len(calls) and not stop:
             call = calls[len(done)]

@@ -62,6 +62,12 @@ _SCOPE_BACK = re.compile(r"\b(?:just|only|then)\b.*\b(?:mine|ours|my own|our own
 # "if none of them hears from me", "if I don't call any of them": the call list's stake.
 _NOT_CALLED = re.compile(r"\b(?:none|any|nobody|no one)\b[^.?!]{0,30}\b(?:hears?|call|calls|called|ring|contact|"
                          r"reach)\b|\b(?:don't|do not|never|dont)\s+(?:call|ring|contact|reach)", re.I)
+_BOOK_WIDE = re.compile(r"\b(whole book|my book|the book|overall|across (?:the )?(?:whole )?(?:book|program|"
+                        r"everything|all)|whole program|the program|all (?:of )?my partners|my patch|portfolio)\b",
+                        re.I)
+_BOOK_WIDE_HEALTH = re.compile(r"\b(big picture|activation|how(?:'s| is) (?:my|the) (?:book|program)|health)\b", re.I)
+_VAGUE = re.compile(r"\b(tell me (?:more|about)|more about|what'?s (?:up|going on|the story|their deal) with|"
+                    r"details on|what about|talk me through)\b", re.I)
 _COUNT = re.compile(r"\b(how many|how big|number of|count|total|in all|altogether|overall)\b", re.I)
 # A question about partners in general ("when should I stop investing in a partner?") is a how-to question.
 _GENERIC_PARTNER = re.compile(r"\b(?:a|any|one|each|every|such a|that kind of)\s+partner\b|\bpartners\b", re.I)
@@ -76,6 +82,7 @@ class Step(BaseModel):
     text: str = ""  # the part of the message this step answers (evidence for writes, query for playbooks)
     mode: Literal["answer", "why", "list"] = "answer"  # list: about the partners of the list just shown
     row: int | None = None  # for a gap question: which gap of the last diagnosis (1-based, -1 the last)
+    then: list[str] = Field(default_factory=list)  # find_partner for a name that fits several: the intents waiting
 
 
 class Decision(BaseModel):
@@ -88,6 +95,7 @@ class Decision(BaseModel):
     alternative: str | None = None  # best guess made: the other reading, asked about after the answer
     confidence: float = 1.0
     declined: str | None = None  # what a declined request asked for, so "fine, just ours then" can follow it
+    offer: ProposedStep | None = None  # a write asked about ("should I sign that off?"): offered, not done
 
     @property
     def intents(self) -> list[str]:
@@ -99,16 +107,34 @@ def decline_reason(interp: Interpretation, threshold: float = ACT) -> str | None
     legitimate gets that answered; the tools still enforce scope and identity, so the rest changes nothing."""
     if interp.escalation:
         # Progress stated alongside is still recorded (as the user's own claim); the escalation is declined with it.
-        return None if _stated_progress(interp) else "escalation"
+        return None if stated_progress(interp) else "escalation"
     legit = [p for p in interp.parts if p.intent not in DECLINE]
     if interp.intent in DECLINE and interp.confidence >= threshold and not legit:
         return interp.intent
     return None
 
 
-def _stated_progress(interp: Interpretation) -> list[Step]:
+def stated_progress(interp: Interpretation) -> list[Step]:
+    """The parts of a message that state the user's own progress (not a question, not someone else's claim)."""
+    foreign = [n.lower() for n in interp.entities.unknown_names]
     return [Step(intent=p.intent, text=p.text) for p in interp.parts
-            if p.intent == "report_progress" and not p.question and not interp.reported]
+            if p.intent == "report_progress" and not p.question and not interp.reported and is_progress(p.text)
+            and not any(n in p.text.lower() for n in foreign)]
+
+
+_PROGRESS = re.compile(r"\b(now|just|finally|already|today|yesterday|this (?:morning|week)|last (?:week|month|night)|"
+                       r"went live|is live|is done|are done|is written|is published|have|has|had|we've|got)\b",
+                       re.I)
+_INTENTION = re.compile(r"\b(will|going to|gonna|plan(?:ning)? to|want(?:s|ed)? (?:to|a|an|us)|wants|"
+                        r"next (?:week|month)|tomorrow|hope|hoping|might|should we|would like|intend)\b", re.I)
+
+
+def is_progress(text: str) -> bool:
+    """A statement that something happened (past or now), not a plan or a wish ("our customer wants a demo")."""
+    from agent.planner.turn import COMPLETED
+
+    done = bool(COMPLETED.search(text) or _PROGRESS.search(text))
+    return done and not (_INTENTION.search(text) and not COMPLETED.search(text))
 
 
 def needs_partner(intent: str, role: str) -> bool:
@@ -155,11 +181,14 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
                      next((s.intent for s in interp.intents if s.intent not in DECLINE | TEXT_ONLY | WRITE_INTENTS),
                           None))
         return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence, declined=asked)
+    if interp.milestone_row is not None:
+        return Decision(kind="act", steps=[Step(intent="plan", row=interp.milestone_row, text=interp.text,
+                                                partners=dialogue.focus[:1] if role != "partner" else [])])
     if interp.gap_row is not None:
         return Decision(kind="act", steps=[Step(intent="biggest_gap", row=interp.gap_row, text=interp.text,
                                                 partners=dialogue.focus[:1] if role != "partner" else [])])
     if interp.escalation:
-        return Decision(kind="act", steps=[*_stated_progress(interp), Step(intent="escalation")])
+        return Decision(kind="act", steps=[*stated_progress(interp), Step(intent="escalation")])
 
     # Answers to the question the assistant just asked.
     if pending is not None:
@@ -169,11 +198,10 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     # "yes" / "ok do that" after a proposal (a statement alongside it is recorded too).
     thanked = interp.intent == "thanks" and interp.confidence >= ACT
     pointed = bool(e.partner_ids or e.ambiguous or e.ordinal is not None or e.unknown_names)  # about someone else
-    if proposed is not None and not pointed and (interp.intent == "affirm" or (_AFFIRM.match(interp.text)
-                                                                                and not thanked)) \
-            and (short or interp.confidence >= ACT or _stated_progress(interp)):
+    accepts = (_AFFIRM.match(interp.text) and not thanked) or (interp.intent == "affirm" and not content_words(interp))
+    if proposed is not None and not pointed and accepts and (short or stated_progress(interp)):
         steps = [Step(intent=proposed.intent, partners=proposed.partner_ids, text=proposed.text or "")]
-        return Decision(kind="act", steps=[*_stated_progress(interp), *steps] if proposed.intent != "report_progress"
+        return Decision(kind="act", steps=[*stated_progress(interp), *steps] if proposed.intent != "report_progress"
                         else steps)
     # "how do I do that?": the how-to of what the last answer asked of them.
     if _HOW_DO_THAT.match(interp.text) and dialogue.topic:
@@ -211,8 +239,14 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
         steps = [Step(intent=next((s.intent for s in interp.intents if s.intent not in DECLINE), "help"))]
     if len(steps) == 1:
         steps[0].intent = chosen or steps[0].intent
+    asked = [s for s in steps if s.intent in WRITE_INTENTS]
     steps = [_safe_write(s, interp, role) for s in steps]
     decision = _with_partners(steps, interp, dialogue, role)
+    kept = {s.intent for s in decision.steps}
+    questioned = [s for s in asked if s.intent not in kept and not interp.reported]
+    if questioned and decision.kind == "act":
+        partners = next((s.partners for s in decision.steps if s.partners), [])
+        decision.offer = ProposedStep(intent=questioned[0].intent, partner_ids=partners[:1], text=interp.text)
     decision.confidence = top.probability
     if decision.kind == "act" and chosen is None and top.probability < ACT and second is not None \
             and second.intent not in DECLINE | TEXT_ONLY:
@@ -252,11 +286,19 @@ def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, prev
     if top.intent == "compare" and previous == "compare" and interp.reference == "list":
         return next((s.intent for s in interp.intents[1:4] if s.intent in PARTNER_LEVEL and s.probability >= 0.03),
                     "score")
-    # Unsure, and one of the likely readings continues the conversation: the best guess is that one.
-    if top.probability < ACT and previous and previous in [s.intent for s in interp.intents[:3]]:
+    if interp.reference in {"focus", "row", "other"} and _VAGUE.search(interp.text) and top.probability < 0.9:
+        return "explain_score"  # "tell me more about no. 3": what is going on with that partner
+    book_wide = bool(_BOOK_WIDE.search(interp.text))
+    # Unsure, and one of the likely readings continues the conversation: the best guess is that one (unless the
+    # message turns to the whole book).
+    if top.probability < ACT and previous and previous in [s.intent for s in interp.intents[:3]] and not (
+            book_wide and previous in PARTNER_LEVEL):
         return previous
-    if top.probability < ACT and previous and _ELLIPTIC.match(interp.text):
+    if top.probability < ACT and previous and _ELLIPTIC.match(interp.text) and not book_wide:
         return previous
+    if book_wide and top.intent in PARTNER_LEVEL and not (interp.entities.partner_ids or interp.referenced):
+        return next((s.intent for s in interp.intents if s.intent in BOOK_LEVEL | {"revenue_impact", "pipeline",
+                                                                                 "nudges"}), None)
     return None
 
 
@@ -272,8 +314,16 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if top in {"list_partners", "call_list", "book_health"} and (e.filters.stage or e.filters.tier or e.filters.outlook
                                                                  or e.filters.stalled):
         return "list_partners"
-    if top in BOOK_LEVEL | {"revenue_impact"} and e.filters.dormant and _COUNT.search(interp.text):
+    if top in {"list_partners", "call_list", "revenue_impact"} and e.filters.dormant and _COUNT.search(interp.text) \
+            and not _BOOK_WIDE_HEALTH.search(interp.text):
         return "list_partners"  # how many dormant: a count
+    f = e.filters
+    if top in BOOK_LEVEL | {"nudges"} and (f.stalled or f.stage or f.tier or f.outlook) \
+            and re.search(r"\b(who|which|how many|list|show)\b", interp.text, re.I):
+        return "list_partners"  # who is stalled / which are in tier 1: a filtered list
+    if top == "score" and e.gap in {"icp", "use_case", "sales_motion", "delivery_credibility",
+                                    "business_communication", "ae_engagement"}:
+        return "biggest_gap"  # "what's their ICP like": the GTM diagnosis, not the overall score
     if len(e.partner_ids) >= 2 and top in {"score", "compare", "explain_score"} \
             and re.search(r"\b(vs\.?|versus|compare|compared|or|better|stronger|weaker|difference|side by side)\b",
                           interp.text, re.I):
@@ -290,7 +340,8 @@ def _safe_write(step: Step, interp: Interpretation, role: str) -> Step:
     how-to (the next most likely reading that does not write). Nor does someone else's claim relayed."""
     part_is_question = interp.question if not step.text else any(
         p.question for p in interp.parts if p.text == step.text)
-    if step.intent in WRITE_INTENTS and (part_is_question or interp.reported) and not _write_command(interp):
+    wish = step.intent == "report_progress" and not is_progress(step.text or interp.text)
+    if step.intent in WRITE_INTENTS and (part_is_question or interp.reported or wish) and not _write_command(interp):
         fallback = next((s.intent for s in interp.intents if s.intent not in WRITE_INTENTS | DECLINE | TEXT_ONLY),
                         "plan")
         return step.model_copy(update={"intent": fallback})
@@ -381,10 +432,9 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
             if len(focus_pick) == 1:
                 out.append(step.model_copy(update={"partners": [*e.partner_ids, focus_pick[0]]}))
                 continue
-            candidates = e.ambiguous[0].partner_ids[:5]
-            return Decision(kind="clarify", clarify="ambiguous", candidates=candidates,
-                            pending=Pending(kind="ambiguous", intents=[s.intent for s in steps],
-                                            candidates=candidates))
+            # Look the name up (the user sees every match) and ask which one; the question waits in the state.
+            return Decision(kind="act", steps=[Step(intent="find_partner", text=e.ambiguous[0].text,
+                                                    then=[s.intent for s in steps])])
         explicit = e.partner_ids or e.unknown_ids or e.unknown_names
         if step.intent == "compare":
             chosen = list(explicit)
@@ -405,7 +455,7 @@ def _with_partners(steps: list[Step], interp: Interpretation, dialogue: Dialogue
             and dialogue.last_list.tool == "list_dormant_partners"
         not_called = bool(dialogue.call_list) and interp.entities.reference == "many" \
             and bool(_NOT_CALLED.search(interp.text))
-        if step.intent == "revenue_impact" and (called_list or not_called):
+        if step.intent == "revenue_impact" and (called_list or not_called) and not _BOOK_WIDE.search(interp.text):
             out.append(step.model_copy(update={"mode": "list"}))  # "if none of them is called": the list's stake
             continue
         compared = dialogue.last_list is not None and dialogue.last_list.tool == "compare_partners"

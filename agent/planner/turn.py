@@ -29,7 +29,7 @@ PARTNER_TOOLS = {
 MAX_CALLS = 8
 _THAT = re.compile(r"\b(that|this|it|those)\b", re.I)
 _THAT_ONE = re.compile(r"\b(that|this|it|one|them)\b", re.I)
-_COMPLETED = re.compile(r"\b(finish(ed)?|done|did|complete(d)?|wrapped|wr[io]te|written|rewr[io]te|deliver(ed)?|"
+COMPLETED = re.compile(r"\b(finish(ed)?|done|did|complete(d)?|wrapped|wr[io]te|written|rewr[io]te|deliver(ed)?|"
                         r"held|ran|hosted|"
                         r"publish(ed)?|register(ed)?|closed|signed|launch(ed)?|shipped|built|created|drafted|"
                         r"submitted|booked|had|got|tick(ed)? off|nailed|landed|won)\b", re.I)
@@ -82,7 +82,7 @@ def tools_of(step: Step, role: str, interp: Interpretation, dialogue: DialogueSt
         # A partner finishing something the plan names claims that milestone; anything else, and whatever a PAM
         # reports (a PAM confirms milestones only when asked to), is a readiness signal.
         text = step.text or interp.text
-        claim = role == "partner" and milestone_of(step, interp, dialogue) and _COMPLETED.search(text)
+        claim = role == "partner" and milestone_of(step, interp, dialogue) and COMPLETED.search(text)
         return ["update_milestone" if claim else "record_readiness_signal"]
     if step.intent == "revenue_impact" and step.mode == "list":
         return ["list_dormant_partners"]
@@ -186,7 +186,8 @@ def call_args(call: PlannedCall, decision: Decision, interp: Interpretation, don
     elif call.tool == "find_partner":
         from agent.planner.entities import name_query
 
-        args["query"] = (e.unknown_names[:1] or [name_query(interp.text)])[0][:100]
+        wanted = [step.text] if step.then else e.unknown_names[:1] or [name_query(interp.text)]
+        args["query"] = wanted[0][:100]
     elif call.tool == "decline_request":
         args["reason"] = "escalation" if step.intent == "escalation" else "out_of_scope"
     return args

@@ -59,10 +59,10 @@ _BARE_WHY = re.compile(r"^\W*(?:and\s+|but\s+|ok\s+|so\s+)?(?:why|how come|why s
 _ESCALATION_CUE = re.compile(
     r"\b(admin\w*|root|super\s?user|system\s+prompt|prompt|instructions?|rules?|polic(y|ies)|guardrails?|ignore|"
     r"disregard|forget|pretend|act(ing)? as|you are now|i am (the|a|an|your)|i'm (the|a|an|your)|"
-    r"as (the|a|an|your) (pam|manager|admin|leader|vendor)|pams?|partner managers?|leaders?|vp|director|ceo|"
-    r"manager|another partner's|all (the )?partners|every partner|each partner|everyone|competitors?|"
+    r"as (the|a|an|your) (pam|manager|admin|leader|vendor)|another partner's|all (the )?partners|every partner|"
+    r"each partner|everyone|everything|competitors?|"
     r"(?:which|what|list|show|tell|names? of|who are the)\s+(?:\w+\s+)?other partners|"
-    r"their (data|numbers|scores?|pipeline|deals|plan)|database|db|dump|export|sql|tables?|raw data|whole program|"
+    r"their (data|numbers)|database|db|dump|export|sql|tables?|raw data|whole program|"
     r"full list|switch|impersonat\w*|log\s?in as|on behalf of|override|bypass|jailbreak|developer mode|"
     r"unrestricted|credentials?|password|api key|secret|other (books?|accounts?|companies))\b", re.I)
 
@@ -88,7 +88,8 @@ _ROLE_CLAIM = re.compile(
 _ACCESS_REQUEST = re.compile(
     r"\b(?:switch|upgrade|elevate|move)\s+(?:me|my\s+(?:view|access|role|account))\b|\b(?:give|grant|unlock)\s+"
     r"(?:me\s+)?(?:access|admin|rights|permissions?|the\s+\w+\s+view|\w+[- ]wide)\b|\b(?:program[- ]wide|"
-    r"whole program|every (?:pam|partner|book)|all (?:pams|books)|other (?:pams?|books?)|every pam's)\b"
+    r"whole program|every (?:pam|partner|book)|all (?:pams|books)|other (?:pams?|books?)|every pam's|everything|"
+    r"all (?:the )?data)\b"
     r"|\b(?:confirm|approve|sign off|verify)\b", re.I)
 _PARTNER_CONFIRMS = re.compile(r"\b(?:confirm|approve|sign off|verify|validate)\b[^.?!]{0,40}\b(?:milestone|it|that|"
                                r"as done|as complete)\b|\bconfirmed by (?:the |your |my )?pam\b", re.I)
@@ -147,6 +148,7 @@ class Interpretation(BaseModel):
     bare_why: bool = False  # "why?" about the previous answer
     reported: bool = False  # relays someone else's claim: never recorded as the user's statement of fact
     gap_row: int | None = None  # "the second one on that list" after a gap diagnosis
+    milestone_row: int | None = None  # "what does the second one need?" after the plan was shown
     escalation: bool = False  # a request for another identity's access, whatever else it asks
     understander: str = "classifier"
 
@@ -245,6 +247,9 @@ class ClassifierUnderstander:
         return out
 
     def interpret(self, message: str, dialogue: DialogueState, ctx: UnderstandingContext) -> Interpretation:
+        from agent.planner.text import plain
+
+        message = plain(message)
         index = ctx.index or name_index(ctx.directory)
         entities = extract(message, index, ctx.as_of)
         masked = entities.masked(message)
@@ -264,11 +269,13 @@ class ClassifierUnderstander:
             scored = [_without(ranked, "out_of_scope") if ranked[0].intent != "out_of_scope"
                       or ranked[0].probability < 0.8 else ranked for ranked in scored]
         whole, per_clause = scored[0], scored[1:]
-        parts = _parts(pieces, per_clause) if per_clause else []
+        parts = _parts(unmask(pieces, entities), per_clause) if per_clause else []
         if not parts:
-            parts = [Part(text=masked, intent=whole[0].intent, probability=whole[0].probability,
-                          question=is_question(masked))]
-        escalation = forced_escalation(message, ctx.role)
+            parts = [Part(text=message, intent=whole[0].intent, probability=whole[0].probability,
+                          question=is_question(message))]
+        escalation = forced_escalation(message, ctx.role) or (
+            # A partner writing about another company's progress ("log the same for X") asks for X's access.
+            ctx.role == "partner" and bool(entities.unknown_names) and _WRITE_REQUEST.search(message) is not None)
         if escalation:
             whole = [IntentScore(intent="escalation", probability=1.0)] + [s for s in whole if s.intent != "escalation"]
         interp = Interpretation(text=message, intents=whole, parts=parts, entities=entities,
@@ -288,8 +295,20 @@ def _without(ranked: list[IntentScore], intent: str) -> list[IntentScore]:
     return [IntentScore(intent=s.intent, probability=round(s.probability / total, 4)) for s in kept]
 
 
+def unmask(pieces: list[str], entities: Entities) -> list[str]:
+    """The clauses in the user's own words: each mask token back to the name it replaced, in order."""
+    from agent.planner.training import PARTNER_TOKEN
+
+    names = iter(m.text for m in sorted(entities.partners, key=lambda m: m.start))
+    out = []
+    for piece in pieces:
+        out.append(re.sub(re.escape(PARTNER_TOKEN), lambda _m: next(names, PARTNER_TOKEN), piece))
+    return out
+
+
 def _parts(pieces: list[str], scored: list[list[IntentScore]]) -> list[Part]:
-    """The clauses that carry a request of their own, consecutive repeats of one intent merged."""
+    """The clauses that carry a request of their own, consecutive repeats of one intent merged. `pieces` are in the
+    user's words (the classifier read them masked)."""
     parts: list[Part] = []
     for text, ranked in zip(pieces, scored, strict=True):
         top = ranked[0]
@@ -344,6 +363,11 @@ def resolve_references(interp: Interpretation, dialogue: DialogueState) -> None:
         if len(pool) >= 2:
             interp.referenced, interp.reference = list(pool[: e.plural]), "list"
             return
+    planned = dialogue.last is not None and "get_activation_plan" in dialogue.last.tools
+    if e.ordinal is not None and planned and not (dialogue.last_list and dialogue.last is not None
+                                                  and dialogue.last_list.tool in dialogue.last.tools):
+        interp.milestone_row = e.ordinal
+        return
     diagnosed = dialogue.last is not None and "diagnose_gtm_gaps" in dialogue.last.tools
     about_gaps = not listed or re.search(r"\b(gaps?|list|things?|areas?|items?)\b", interp.text, re.I)
     if e.ordinal is not None and diagnosed and dialogue.last_gaps and about_gaps and not (

@@ -47,7 +47,7 @@ def record_readiness_signal(
             actor=ctx.principal.actor, thread_id=thread_id(runtime),
             idempotency_key=statement_key(runtime, "record_readiness_signal", key_args),
         ), as_of=ctx.as_of)
-        status = "awaiting PAM confirmation" if out.status == "claimed" else out.status
+        status = "claimed, awaiting PAM confirmation" if out.status == "claimed" else out.status
         message = f"Recorded a {level} {dimension.replace('_', ' ')} signal for {ref.name} ({status})."
         if not out.created:
             message = f"That {dimension.replace('_', ' ')} signal for {ref.name} was already recorded ({status})."
