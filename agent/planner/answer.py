@@ -64,7 +64,7 @@ def render_list_partners(d: Data) -> str:
     rows = d.get("partners") or []
     scope, as_of, filters = d.get("scope", "your book"), d.get("as_of", ""), _filters_text(d.get("filters") or {})
     if not rows:
-        return t("list_partners_none", scope=scope, filters=filters, as_of=as_of)
+        return t("list_partners_none", total=d.get("total", 0), scope=scope, filters=filters, as_of=as_of)
     lines = [t("list_partners_intro", total=d.get("total", len(rows)), scope=scope, filters=filters, as_of=as_of,
                shown=len(rows))]
     for r in rows:
@@ -145,14 +145,13 @@ def _first(results: list[tuple[str, Data]], tool: str) -> Data | None:
 
 
 def answer_outlook(d: Data) -> str:
-    reason = d.get("outlook_reason") or "no reason recorded"
+    values = {"name": d["name"], "reason": d.get("outlook_reason") or "no reason recorded",
+              "score": num(d.get("score")), "tier": d.get("tier", ""), "segment": d.get("segment", "")}
     if d.get("outlook") == "not_ever":
-        return t("outlook_not_ever", name=d["name"], reason=reason)
+        return t("outlook_not_ever", **values)
     if d.get("outlook") == "not_yet":
-        return t("outlook_not_yet", name=d["name"], reason=reason)
-    if d.get("segment") == "active":
-        return t("outlook_active", name=d["name"], segment=d.get("segment"))
-    return t("outlook_open", name=d["name"], segment=d.get("segment", ""))
+        return t("outlook_not_yet", **values)
+    return t("outlook_active" if d.get("segment") == "active" else "outlook_open", **values)
 
 
 def answer_opener(explained: Data | None, gaps: Data | None) -> str:

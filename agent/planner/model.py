@@ -16,7 +16,7 @@ from pydantic import Field
 
 from agent.planner.answer import clarify, compose
 from agent.planner.dialogue import DialogueState, turn_results
-from agent.planner.policy import Decision, Step, decide
+from agent.planner.policy import Decision, Step, asked_for, decide
 from agent.planner.turn import call_args, new_call, plan_calls, split_turn
 from agent.planner.understand import Interpretation, UnderstandingContext, get_understander
 from readiness.scope import PartnerRef
@@ -86,7 +86,8 @@ class OfflinePlanner(BaseChatModel):
         if done and done[0][0] == "decline_request" and decision.kind != "decline":
             # The input guard declined this message before the planner ran: the answer is that refusal.
             reason = str(done[0][1].get("reason") or "escalation")
-            decision = Decision(kind="decline", steps=[Step(intent=reason)], confidence=decision.confidence)
+            decision = Decision(kind="decline", steps=[Step(intent=reason)], confidence=decision.confidence,
+                                declined=asked_for(interp))
         if decision.kind == "clarify":
             sample = [names[p] for p in dialogue.focus if p in names] + [r.name for r in self.directory[:3]]
             content, meta = clarify(decision, names, list(dict.fromkeys(sample)))

@@ -68,6 +68,12 @@ _BOOK_WIDE = re.compile(r"\b(whole book|my book|the book|overall|across (?:the )
 _BOOK_WIDE_HEALTH = re.compile(r"\b(big picture|activation|how(?:'s| is) (?:my|the) (?:book|program)|health)\b", re.I)
 _VAGUE = re.compile(r"\b(tell me (?:more|about)|more about|what'?s (?:up|going on|the story|their deal) with|"
                     r"details on|what about|talk me through)\b", re.I)
+_HOW_MANY = re.compile(r"\b(how many|how big|number of|count of|total number|in total|altogether)\b", re.I)
+_DEADLINE = re.compile(r"\b(how long (?:have|do) (?:we|i)|when (?:is|are) (?:it|that|this|they) due|due date|deadline|"
+                       r"by when|how much time)\b", re.I)
+_RANK = re.compile(r"\b(stack up|rank(?:ing)?|compared? (?:to|with) (?:the )?other|against (?:the )?other|"
+                   r"benchmark|where do we stand among)\b", re.I)
+_STAKE = re.compile(r"\b(stake|upside|worth|cost(?:ing)?|revenue|money|lose)\b", re.I)
 _COUNT = re.compile(r"\b(how many|how big|number of|count|total|in all|altogether|overall)\b", re.I)
 # A question about partners in general ("when should I stop investing in a partner?") is a how-to question.
 _GENERIC_PARTNER = re.compile(r"\b(?:a|any|one|each|every|such a|that kind of)\s+partner\b|\bpartners\b", re.I)
@@ -125,6 +131,9 @@ def stated_progress(interp: Interpretation) -> list[Step]:
 _PROGRESS = re.compile(r"\b(now|just|finally|already|today|yesterday|this (?:morning|week)|last (?:week|month|night)|"
                        r"went live|is live|is done|are done|is written|is published|have|has|had|we've|got)\b",
                        re.I)
+_PAST = re.compile(r"\b(?:passed|certified|hired|joined|signed|closed|won|earned|achieved|launched|published|"
+                   r"presented|ran|met|onboarded|recruited|trained|went|came|brought|took|made|sent|built|"
+                   r"[a-z]{3,}ed)\b", re.I)
 _INTENTION = re.compile(r"\b(will|going to|gonna|plan(?:ning)? to|want(?:s|ed)? (?:to|a|an|us)|wants|"
                         r"next (?:week|month)|tomorrow|hope|hoping|might|should we|would like|intend)\b", re.I)
 
@@ -133,8 +142,15 @@ def is_progress(text: str) -> bool:
     """A statement that something happened (past or now), not a plan or a wish ("our customer wants a demo")."""
     from agent.planner.turn import COMPLETED
 
-    done = bool(COMPLETED.search(text) or _PROGRESS.search(text))
+    done = bool(COMPLETED.search(text) or _PROGRESS.search(text) or _PAST.search(text))
     return done and not (_INTENTION.search(text) and not COMPLETED.search(text))
+
+
+def asked_for(interp: Interpretation) -> str | None:
+    """What a declined message asked for, beyond the escalation ("fine, just ours then" follows it)."""
+    others = DECLINE | TEXT_ONLY | WRITE_INTENTS
+    return next((p.intent for p in reversed(interp.parts) if p.intent not in others),
+                next((s.intent for s in interp.intents if s.intent not in others), None))
 
 
 def needs_partner(intent: str, role: str) -> bool:
@@ -145,7 +161,7 @@ def previous_intent(dialogue: DialogueState) -> str | None:
     """What the last answer was about (a declined request counts as what it asked for)."""
     if dialogue.last is None:
         return None
-    return next((i for i in dialogue.last.intents if i not in DECLINE | TEXT_ONLY), None)
+    return next((i for i in dialogue.last.intents if i not in DECLINE | TEXT_ONLY | WRITE_INTENTS), None)
 
 
 def content_words(interp: Interpretation) -> list[str]:
@@ -177,10 +193,8 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
 
     reason = decline_reason(interp)
     if reason is not None:
-        asked = next((p.intent for p in reversed(interp.parts) if p.intent not in DECLINE | TEXT_ONLY | WRITE_INTENTS),
-                     next((s.intent for s in interp.intents if s.intent not in DECLINE | TEXT_ONLY | WRITE_INTENTS),
-                          None))
-        return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence, declined=asked)
+        return Decision(kind="decline", steps=[Step(intent=reason)], confidence=interp.confidence,
+                        declined=asked_for(interp))
     if interp.milestone_row is not None:
         return Decision(kind="act", steps=[Step(intent="plan", row=interp.milestone_row, text=interp.text,
                                                 partners=dialogue.focus[:1] if role != "partner" else [])])
@@ -227,7 +241,8 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     if chosen is None and top.intent in TEXT_ONLY and len(interp.parts) == 1:
         return Decision(kind="act", steps=[Step(intent=top.intent)], confidence=top.probability)
     if chosen is None and len(interp.parts) == 1 and top.probability < ASK and second is not None \
-            and top.probability - second.probability < CLOSE and second.intent not in DECLINE | TEXT_ONLY:
+            and top.probability - second.probability < CLOSE and second.intent not in DECLINE | TEXT_ONLY \
+            and _family(top.intent) != _family(second.intent):
         readings = [top.intent, second.intent]
         named = e.partner_ids or interp.referenced
         return Decision(kind="clarify", clarify="which_reading", readings=readings, confidence=top.probability,
@@ -263,6 +278,15 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     return decision
 
 
+_FAMILIES = ({"call_list", "grow_list", "list_partners", "book_health"}, {"score", "explain_score", "outlook"},
+             {"plan", "next_steps", "nudges"}, {"biggest_gap", "playbook"})
+
+
+def _family(intent: str) -> int:
+    """Neighbouring readings (two kinds of list, score and its explanation): a best guess, not a question."""
+    return next((k for k, family in enumerate(_FAMILIES) if intent in family), -1 - hash(intent) % 1000)
+
+
 def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, previous: str | None) -> str | None:
     """The reading that entities and the conversation settle where the wording alone leaves it open."""
     top = interp.intents[0]
@@ -284,11 +308,13 @@ def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, prev
         return next((s.intent for s in interp.intents if s.intent in PARTNER_LEVEL), "explain_score")
     # The same comparison again about the same partners asks something else about each of them.
     if top.intent == "compare" and previous == "compare" and interp.reference == "list":
+        if _STAKE.search(interp.text):
+            return "revenue_impact"
         return next((s.intent for s in interp.intents[1:4] if s.intent in PARTNER_LEVEL and s.probability >= 0.03),
                     "score")
     if interp.reference in {"focus", "row", "other"} and _VAGUE.search(interp.text) and top.probability < 0.9:
         return "explain_score"  # "tell me more about no. 3": what is going on with that partner
-    book_wide = bool(_BOOK_WIDE.search(interp.text))
+    book_wide = role != "partner" and bool(_BOOK_WIDE.search(interp.text))
     # Unsure, and one of the likely readings continues the conversation: the best guess is that one (unless the
     # message turns to the whole book).
     if top.probability < ACT and previous and previous in [s.intent for s in interp.intents[:3]] and not (
@@ -314,9 +340,13 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if top in {"list_partners", "call_list", "book_health"} and (e.filters.stage or e.filters.tier or e.filters.outlook
                                                                  or e.filters.stalled):
         return "list_partners"
-    if top in {"list_partners", "call_list", "revenue_impact"} and e.filters.dormant and _COUNT.search(interp.text) \
+    if role != "partner" and e.filters.dormant and _HOW_MANY.search(interp.text) \
             and not _BOOK_WIDE_HEALTH.search(interp.text):
-        return "list_partners"  # how many dormant: a count
+        return "list_partners"  # how many dormant / how big is the dormant pile: a count
+    if _DEADLINE.search(interp.text) and top not in WRITE_INTENTS:
+        return "plan"  # how long have we got, when is it due: the plan's dates
+    if role == "partner" and _RANK.search(interp.text):
+        return "score"  # how do we stack up against the others: standing, from the own score
     f = e.filters
     if top in BOOK_LEVEL | {"nudges"} and (f.stalled or f.stage or f.tier or f.outlook) \
             and re.search(r"\b(who|which|how many|list|show)\b", interp.text, re.I):
@@ -366,8 +396,9 @@ def _answer_pending(interp: Interpretation, dialogue: DialogueState, role: str) 
     pending = dialogue.pending
     assert pending is not None
     e = interp.entities
-    yes = interp.intent == "affirm" or bool(re.match(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please|do it|go ahead|"
-                                                      r"correct|right|exactly)\b", interp.text, re.I))
+    yes = (interp.intent == "affirm" and not content_words(interp)) or bool(
+        re.match(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please|do it|go ahead|correct|right|exactly)\b", interp.text,
+                 re.I) and len(interp.text.split()) <= 5 and not interp.question)
     short = len(interp.text.split()) <= 6
     if pending.kind == "confirm_write" and yes:
         return Decision(kind="act", steps=[Step(intent=i, partners=pending.candidates, text=pending.text or "")

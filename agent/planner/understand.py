@@ -30,7 +30,7 @@ SOCIAL = {"greeting", "thanks", "affirm", "help"}
 _ASK = r"what|how|which|why|who|where|when|can|could|should|is|are|do|does|show|give|tell"
 # Clause boundaries of a multi-part message: sentence ends, semicolons, dashes, "and also", ", and what ...".
 _CLAUSES = re.compile(
-    r"(?<=[?!])\s+|[?!]+$|;\s*|(?<=[\w)\]\"'])\.\s+(?=\w)|\n+|\s+-{1,2}\s+|\band also\b"
+    r"\s*\[|\]\s*|(?<=[?!])\s+|[?!]+$|;\s*|(?<=[\w)\]\"'])\.\s+(?=\w)|\n+|\s+-{1,2}\s+|\band also\b"
     r"|,?\s*(?:and\s+)?(?:\(?\d\)|\b\d\.)\s+"
     rf"|\balso,?\s+(?={_ASK})|,?\s+and then\b|,\s*(?:and|but|so|plus)\s+(?={_ASK}|i|we|our|my)"
     r"|\b(?:and|but|so)\s+(?=what|how|which|why|who|where|when|should|can|could)\b", re.I)
