@@ -80,7 +80,7 @@ def declined_intent(text: str, ctx: Context, dialogue: dict[str, Any] | None = N
             everyone = visible_partners(s, Principal(role="leader", id="*"))
         visible = {r.partner_id for r in directory}
         outsiders = [r for r in everyone if r.partner_id not in visible]
-    return screen(text, ctx.role, directory, outsiders, ctx.as_of, DialogueState.load(dialogue))
+    return screen(text, ctx.role, directory, outsiders, ctx.as_of, DialogueState.load(dialogue), ctx.principal_id)
 
 
 def after_guard(state: State) -> str:

@@ -429,7 +429,8 @@ def named_things(text: str, tokens: list[_Token], taken: list[tuple[int, int]]) 
             out["customers"].append(span)
         elif (words[-1] in COMPANY_SUFFIXES and len(words) >= 2) or cue in {"called", "named"} \
                 or (cue == "is" and i > 1 and tokens[i - 2].low == "partner") \
-                or (len(words) >= 2 and re.match(r"['’]s?\b", text[tokens[j].end : tokens[j].end + 2])):
+                or (len(words) >= 2 and (re.search(r"['’]s$", tokens[j].text)
+                                         or re.match(r"['’]s?\b", text[tokens[j].end : tokens[j].end + 2]))):
             out["unknown"].append(span)
     return out
 

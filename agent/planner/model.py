@@ -73,7 +73,8 @@ class OfflinePlanner(BaseChatModel):
             yield chunk
 
     def understand(self, text: str, dialogue: DialogueState) -> Interpretation:
-        ctx = UnderstandingContext(role=self.role, directory=self.directory, as_of=self.as_of)
+        ctx = UnderstandingContext(role=self.role, directory=self.directory, as_of=self.as_of,
+                                   principal_id=self.principal_id)
         return get_understander().interpret(text, dialogue, ctx)
 
     def decide(self, messages: list[BaseMessage]) -> AIMessage:

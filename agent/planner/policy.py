@@ -37,6 +37,8 @@ BOOK_OR_PARTNER = {"pipeline", "revenue_impact", "nudges"}
 # Readings about one partner.
 PARTNER_LEVEL = {"score", "explain_score", "outlook", "biggest_gap", "plan", "pipeline", "revenue_impact", "nudges",
                  "call_opener", "confirm_milestone", "report_progress"}
+_THANKS_ONLY = re.compile(r"^\W*(?:ok(?:ay)?\W+)?(?:thanks?|thank you|thx|ty|cheers|great|perfect|cool|nice|got it|"
+                          r"brilliant|awesome)\W*(?:thanks?|thx|a lot|so much)?\W*$", re.I)
 _AFFIRM = re.compile(r"^\W*(?:y|yes|yeah|yep|yup|sure|ok|okay|please|do it|go ahead|sounds good|let's do it|"
                      r"alright|fine|great|perfect)\b", re.I)
 # "why?" after an answer of this intent explains it with this intent.
@@ -68,6 +70,8 @@ _BOOK_WIDE = re.compile(r"\b(whole book|my book|the book|overall|across (?:the )
 _BOOK_WIDE_HEALTH = re.compile(r"\b(big picture|activation|how(?:'s| is) (?:my|the) (?:book|program)|health)\b", re.I)
 _VAGUE = re.compile(r"\b(tell me (?:more|about)|more about|what'?s (?:up|going on|the story|their deal) with|"
                     r"details on|what about|talk me through)\b", re.I)
+_GAP_CUE = re.compile(r"\b(fix first|holding (?:us|them|me|\w+) back|weakest|biggest gap|single thing|one thing to fix|"
+                      r"what(?:'s| is) (?:wrong|missing)|what(?:'s| is) blocking)\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how big|number of|count of|total number|in total|altogether)\b", re.I)
 _DEADLINE = re.compile(r"\b(how long (?:have|do) (?:we|i)|when (?:is|are) (?:it|that|this|they) due|due date|deadline|"
                        r"by when|how much time)\b", re.I)
@@ -212,7 +216,8 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     # "yes" / "ok do that" after a proposal (a statement alongside it is recorded too).
     thanked = interp.intent == "thanks" and interp.confidence >= ACT
     pointed = bool(e.partner_ids or e.ambiguous or e.ordinal is not None or e.unknown_names)  # about someone else
-    accepts = (_AFFIRM.match(interp.text) and not thanked) or (interp.intent == "affirm" and not content_words(interp))
+    accepts = (_AFFIRM.match(interp.text) and not _THANKS_ONLY.match(interp.text)) or (
+        interp.intent == "affirm" and not content_words(interp)) or (_AFFIRM.match(interp.text) and not thanked)
     if proposed is not None and not pointed and accepts and (short or stated_progress(interp)):
         steps = [Step(intent=proposed.intent, partners=proposed.partner_ids, text=proposed.text or "")]
         return Decision(kind="act", steps=[*stated_progress(interp), *steps] if proposed.intent != "report_progress"
@@ -240,9 +245,13 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     chosen = _contextual(interp, dialogue, role, previous)
     if chosen is None and top.intent in TEXT_ONLY and len(interp.parts) == 1:
         return Decision(kind="act", steps=[Step(intent=top.intent)], confidence=top.probability)
+    subject = bool(e.partner_ids or e.unknown_names or e.unknown_ids or interp.referenced)
+    if chosen is None and subject and top.intent in BOOK_LEVEL and second is not None \
+            and second.intent in PARTNER_LEVEL and top.probability < ACT:
+        chosen = second.intent  # a partner is named: the partner-level reading
     if chosen is None and len(interp.parts) == 1 and top.probability < ASK and second is not None \
             and top.probability - second.probability < CLOSE and second.intent not in DECLINE | TEXT_ONLY \
-            and _family(top.intent) != _family(second.intent):
+            and _family(top.intent) != _family(second.intent) and not subject:
         readings = [top.intent, second.intent]
         named = e.partner_ids or interp.referenced
         return Decision(kind="clarify", clarify="which_reading", readings=readings, confidence=top.probability,
@@ -255,7 +264,8 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     if len(steps) == 1:
         steps[0].intent = chosen or steps[0].intent
     asked = [s for s in steps if s.intent in WRITE_INTENTS]
-    steps = [_safe_write(s, interp, role) for s in steps]
+    converted = [_safe_write(s, interp, role) for s in steps]
+    steps = [s for k, s in enumerate(converted) if s.intent not in {x.intent for x in converted[:k]}]
     decision = _with_partners(steps, interp, dialogue, role)
     kept = {s.intent for s in decision.steps}
     questioned = [s for s in asked if s.intent not in kept and not interp.reported]
@@ -343,6 +353,8 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if role != "partner" and e.filters.dormant and _HOW_MANY.search(interp.text) \
             and not _BOOK_WIDE_HEALTH.search(interp.text):
         return "list_partners"  # how many dormant / how big is the dormant pile: a count
+    if _GAP_CUE.search(interp.text) and top in {"next_steps", "nudges", "plan", "pipeline", "revenue_impact", "score"}:
+        return "biggest_gap"  # the definition's own words: what holds it back, its weakest area, what to fix first
     if _DEADLINE.search(interp.text) and top not in WRITE_INTENTS:
         return "plan"  # how long have we got, when is it due: the plan's dates
     if role == "partner" and _RANK.search(interp.text):

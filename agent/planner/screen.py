@@ -18,14 +18,14 @@ OUTSIDER_MATCH = 90.0
 
 
 def declined_intent(text: str, role: str, visible: list[PartnerRef], outsiders: list[PartnerRef], as_of: date,
-                    dialogue: DialogueState | None = None) -> str | None:
+                    dialogue: DialogueState | None = None, principal_id: str = "") -> str | None:
     """'escalation' or 'out_of_scope' when the message must be declined, else None. A message that also states the
     user's own progress is left to the planner, which records that and declines the rest."""
     from agent.planner.policy import stated_progress
     from agent.planner.text import plain
 
     text = plain(text)
-    ctx = UnderstandingContext(role=role, directory=visible, as_of=as_of)
+    ctx = UnderstandingContext(role=role, directory=visible, as_of=as_of, principal_id=principal_id)
     interp = get_understander().interpret(text, dialogue or DialogueState(), ctx)
     if outsiders:
         outside = name_index(outsiders).best_score(text)

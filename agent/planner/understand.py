@@ -80,7 +80,9 @@ _REPORTED = re.compile(r"\b(?:says?|said|told me|tells me|apparently|according t
                        r"|\b(?:they|he|she)\s+(?:claims?|claimed)\b", re.I)
 # Requests that are escalations whatever else the message says: tool calls written by the user, a role claimed
 # together with a request for that role's access, a partner asking to confirm (a PAM's act) its own milestone.
-_TOOL_INJECTION = re.compile(r"[{,]\s*[\"'](?:tool|actor|role|function|arguments|principal)[\"']\s*:", re.I)
+_TOOL_INJECTION = re.compile(r"[{,]\s*[\"'](?:tool|actor|role|function|arguments|principal)[\"']\s*:"
+                             r"|\b[a-z]+_[a-z_]+\s*\([^)]*=", re.I)  # JSON tool calls, or list_x(pam_id=...)
+_PAM_ID = re.compile(r"\bpam-\d+\b", re.I)
 _ROLE_CLAIM = re.compile(
     r"\b(?:i am|i'm|im|i've|ive|i have|i got|i was|i've been)\b[^.?!]{0,60}?\b(?:pam|partner manager|"
     r"partner account manager|channel (?:leader|lead|chief|director|manager)|leader|admin\w*|vp|director|"
@@ -169,6 +171,7 @@ class UnderstandingContext:
     role: str
     directory: list[PartnerRef]
     as_of: date
+    principal_id: str = ""
     index: NameIndex = field(compare=False, hash=False, default=None)  # type: ignore[assignment]
 
 
@@ -224,6 +227,16 @@ class ClassifierUnderstander:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def others_share(self, text: str, role: str) -> float:
+        """How much of the unrestricted reading belongs to intents this role does not have (a partner asking for
+        the call list asks for a PAM's view)."""
+        from agent.planner.classifier import get_model
+
+        model = get_model()
+        mine = allowed(role)
+        row = model.predict_proba([text])[0]
+        return float(sum(p for c, p in zip(model.classes, row, strict=True) if c not in mine))
+
     def _proba(self, texts: list[str], role: str) -> list[list[IntentScore]]:
         from agent.planner.classifier import get_model
 
@@ -273,9 +286,11 @@ class ClassifierUnderstander:
         if not parts:
             parts = [Part(text=message, intent=whole[0].intent, probability=whole[0].probability,
                           question=is_question(message))]
-        escalation = forced_escalation(message, ctx.role) or (
-            # A partner writing about another company's progress ("log the same for X") asks for X's access.
-            ctx.role == "partner" and bool(entities.unknown_names) and _WRITE_REQUEST.search(message) is not None)
+        other_pams = {m.lower() for m in _PAM_ID.findall(message)} - {ctx.principal_id.lower()}
+        escalation = forced_escalation(message, ctx.role) or bool(other_pams) or (
+            # A partner naming another company asks for that company's data ("is X one of your partners too?").
+            ctx.role == "partner" and bool(entities.unknown_names or entities.unknown_ids)) or (
+            ctx.role == "partner" and self.others_share(masked, ctx.role) >= 0.5)
         if escalation:
             whole = [IntentScore(intent="escalation", probability=1.0)] + [s for s in whole if s.intent != "escalation"]
         interp = Interpretation(text=message, intents=whole, parts=parts, entities=entities,
