@@ -67,6 +67,7 @@ class DialogueState(BaseModel):
     topic: str | None = None  # the action the last answer put to the user ("register the first deal")
     milestone: str | None = None  # the plan milestone the conversation last named ("did one" = that one)
     call_list: list[str] = Field(default_factory=list)  # the last call list shown ("if none of them hears from me")
+    statement: str | None = None  # the last progress statement recorded (a repeat is the same fact)
     turns: int = 0
 
     @classmethod
@@ -146,7 +147,9 @@ def advance(state: DialogueState, turn: list[BaseMessage], role: str, user_text:
     results = turn_results(turn)
     note = planner_note(turn)
     focus: list[str] = []
-    for tool, _args, result in results:
+    for tool, args, result in results:
+        if tool in {"record_readiness_signal", "update_milestone"} and result.get("ok"):
+            new.statement = str(args.get("evidence") or user_text or "")[:300] or new.statement
         if not result.get("ok"):
             continue
         data = result.get("data") or {}

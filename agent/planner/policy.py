@@ -18,12 +18,15 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from rapidfuzz import fuzz
 
 from agent.planner import assets
 from agent.planner.dialogue import DialogueState, Pending, ProposedStep
 from agent.planner.understand import Interpretation, allowed
 
 ACT = 0.5
+# A statement this close (token-set ratio) to the last one recorded repeats it.
+REPEAT = 70
 # Below ASK, two readings this CLOSE (and nothing in the conversation to tell them apart) are asked about by name.
 ASK = 0.4
 CLOSE = 0.1
@@ -72,6 +75,14 @@ _VAGUE = re.compile(r"\b(tell me (?:more|about)|more about|what'?s (?:up|going o
                     r"details on|what about|talk me through)\b", re.I)
 _GAP_CUE = re.compile(r"\b(fix first|holding (?:us|them|me|\w+) back|weakest|biggest gap|single thing|one thing to fix|"
                       r"what(?:'s| is) (?:wrong|missing)|what(?:'s| is) blocking)\b", re.I)
+# "why aren't we closing deals": what holds them back, not the pipeline figures.
+_WHY_NOT = re.compile(r"^\W*(?:so\s+|but\s+|and\s+)?why\s+(?:aren'?t|are not|don'?t|do not|can'?t|cannot|isn'?t|"
+                      r"haven'?t|won'?t)\s+(?:we|they|i)\b", re.I)
+# A how-to question ("how should I run the first call", "how do we get her up to speed on registering deals").
+_HOW_TO = re.compile(r"^\W*(?:ok\W+|so\W+|and\W+)?how\s+(?:do|can|should|would|could)\s+(?:i|we|you)\s+(?!get started|"
+                     r"start\b|begin\b)\w+", re.I)
+_MOST_AT_STAKE = re.compile(r"\b(?:most|highest|biggest|top|rank\w*)\b[^.?!]{0,40}\b(?:at stake|revenue|upside)\b|"
+                            r"\b(?:at stake|revenue|upside)\b[^.?!]{0,20}\b(?:first|ranked|order)\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how big|number of|count of|total number|in total|altogether)\b", re.I)
 _DEADLINE = re.compile(r"\b(how long (?:have|do) (?:we|i)|when (?:is|are) (?:it|that|this|they) due|due date|deadline|"
                        r"by when|how much time)\b", re.I)
@@ -235,7 +246,8 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     if elliptical and previous not in BOOK_LEVEL | {"compare"}:
         return _with_partners([Step(intent=previous, text=interp.text)], interp, dialogue, role)
     if elliptical and (e.partner_ids or interp.referenced):
-        return _with_partners([Step(intent="score", text=interp.text)], interp, dialogue, role)
+        follow = "explain_score" if interp.reference == "row" else "score"  # "and the second one?" after a list
+        return _with_partners([Step(intent=follow, text=interp.text)], interp, dialogue, role)
     # "fine, just ours then" after a refusal: what was asked, within the user's own access.
     if previous and dialogue.last is not None and set(dialogue.last.intents) & DECLINE and _SCOPE_BACK.search(
             interp.text) and not interp.escalation:
@@ -316,6 +328,10 @@ def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, prev
     # One partner pointed at ("them", "that one") is not a question about the whole book.
     if interp.reference in {"focus", "row", "other"} and top.intent in BOOK_LEVEL:
         return next((s.intent for s in interp.intents if s.intent in PARTNER_LEVEL), "explain_score")
+    # The same fact told again ("..., like I said") is the same statement: recorded once, said so.
+    if dialogue.statement and is_progress(interp.text) and not interp.question \
+            and fuzz.token_set_ratio(interp.text.lower(), dialogue.statement.lower()) >= REPEAT:
+        return "report_progress"
     # The same comparison again about the same partners asks something else about each of them.
     if top.intent == "compare" and previous == "compare" and interp.reference == "list":
         if _STAKE.search(interp.text):
@@ -353,8 +369,15 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if role != "partner" and e.filters.dormant and _HOW_MANY.search(interp.text) \
             and not _BOOK_WIDE_HEALTH.search(interp.text):
         return "list_partners"  # how many dormant / how big is the dormant pile: a count
-    if _GAP_CUE.search(interp.text) and top in {"next_steps", "nudges", "plan", "pipeline", "revenue_impact", "score"}:
+    if (_GAP_CUE.search(interp.text) or _WHY_NOT.search(interp.text)) and top in {
+            "next_steps", "nudges", "plan", "pipeline", "revenue_impact", "score"}:
         return "biggest_gap"  # the definition's own words: what holds it back, its weakest area, what to fix first
+    if _HOW_TO.match(interp.text) and top in {"call_list", "next_steps", "list_partners"} and (
+            e.gap or "playbook" in [s.intent for s in interp.intents[:3]]):
+        return "playbook"  # a how-to question is answered by a playbook
+    if role != "partner" and top in {"revenue_impact", "list_partners"} and e.filters.dormant \
+            and _MOST_AT_STAKE.search(interp.text):
+        return "call_list"  # dormant partners ranked by what is at stake: the call list
     if _DEADLINE.search(interp.text) and top not in WRITE_INTENTS:
         return "plan"  # how long have we got, when is it due: the plan's dates
     if role == "partner" and _RANK.search(interp.text):

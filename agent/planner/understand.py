@@ -23,6 +23,8 @@ from agent.planner.dialogue import DialogueState
 from agent.planner.entities import Entities, NameIndex, extract
 from readiness.scope import PartnerRef
 
+# A partner's message read this surely as another role's request (the call list, the book) asks for that access.
+OTHERS_SHARE = 0.9
 # A clause must be classified at least this surely to count as its own part of a multi-part message.
 CLAUSE_CONFIDENCE = 0.5
 # Intents that never make a part of their own next to others ("thanks, and what's my score?" is a score question).
@@ -290,7 +292,7 @@ class ClassifierUnderstander:
         escalation = forced_escalation(message, ctx.role) or bool(other_pams) or (
             # A partner naming another company asks for that company's data ("is X one of your partners too?").
             ctx.role == "partner" and bool(entities.unknown_names or entities.unknown_ids)) or (
-            ctx.role == "partner" and self.others_share(masked, ctx.role) >= 0.5)
+            ctx.role == "partner" and self.others_share(masked, ctx.role) >= OTHERS_SHARE)
         if escalation:
             whole = [IntentScore(intent="escalation", probability=1.0)] + [s for s in whole if s.intent != "escalation"]
         interp = Interpretation(text=message, intents=whole, parts=parts, entities=entities,
