@@ -83,6 +83,13 @@ _HOW_TO = re.compile(r"^\W*(?:ok\W+|so\W+|and\W+)?how\s+(?:do|can|should|would|c
                      r"start\b|begin\b)\w+", re.I)
 _MOST_AT_STAKE = re.compile(r"\b(?:most|highest|biggest|top|rank\w*)\b[^.?!]{0,40}\b(?:at stake|revenue|upside)\b|"
                             r"\b(?:at stake|revenue|upside)\b[^.?!]{0,20}\b(?:first|ranked|order)\b", re.I)
+_PAM_VOICE = re.compile(r"\b(promoted|my book|every pam|program[- ]wide)\b", re.I)
+# What explain_score answers, in the definition's words; without them a score question is about the score itself.
+_EXPLAIN_CUE = re.compile(r"\b(why|how come|made of|drives?|driving|calculated|calculate|breakdown|break down|behind|"
+                          r"explain|flagged|reason|because|low|high|so low|so high|evidence)\b", re.I)
+_NEXT = re.compile(r"\bwhat'?s next\b|\bnext (?:step|milestone|thing|up)\b|\bwhat (?:comes|do they do) next\b", re.I)
+_DEAL_WORDS = re.compile(r"\b(negotiation|proposal|stage|deal|opportunit\w*|stuck|stalled|closing|close date|"
+                         r"validation|forecast)\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how big|number of|count of|total number|in total|altogether)\b", re.I)
 _DEADLINE = re.compile(r"\b(how long (?:have|do) (?:we|i)|when (?:is|are) (?:it|that|this|they) due|due date|deadline|"
                        r"by when|how much time)\b", re.I)
@@ -127,8 +134,10 @@ def decline_reason(interp: Interpretation, threshold: float = ACT) -> str | None
     """'escalation' or 'out_of_scope' when the whole message is such a request. A message that also asks something
     legitimate gets that answered; the tools still enforce scope and identity, so the rest changes nothing."""
     if interp.escalation:
-        # Progress stated alongside is still recorded (as the user's own claim); the escalation is declined with it.
-        return None if stated_progress(interp) else "escalation"
+        # A partner's own progress stated alongside is still recorded (as its claim); the escalation is declined
+        # with it.
+        return None if stated_progress(interp) and (interp.entities.partner_ids or not _PAM_VOICE.search(
+            interp.text)) else "escalation"
     legit = [p for p in interp.parts if p.intent not in DECLINE]
     if interp.intent in DECLINE and interp.confidence >= threshold and not legit:
         return interp.intent
@@ -217,7 +226,8 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
         return Decision(kind="act", steps=[Step(intent="biggest_gap", row=interp.gap_row, text=interp.text,
                                                 partners=dialogue.focus[:1] if role != "partner" else [])])
     if interp.escalation:
-        return Decision(kind="act", steps=[*stated_progress(interp), Step(intent="escalation")])
+        own = stated_progress(interp) if role == "partner" or e.partner_ids else []
+        return Decision(kind="act", steps=[*own, Step(intent="escalation")], declined=asked_for(interp))
 
     # Answers to the question the assistant just asked.
     if pending is not None:
@@ -348,6 +358,8 @@ def _contextual(interp: Interpretation, dialogue: DialogueState, role: str, prev
         return previous
     if top.probability < ACT and previous and _ELLIPTIC.match(interp.text) and not book_wide:
         return previous
+    if previous == "pipeline" and _ELLIPTIC.match(interp.text) and _DEAL_WORDS.search(interp.text):
+        return "pipeline"  # "what about the X one, stuck in negotiation": still the pipeline
     if book_wide and top.intent in PARTNER_LEVEL and not (interp.entities.partner_ids or interp.referenced):
         return next((s.intent for s in interp.intents if s.intent in BOOK_LEVEL | {"revenue_impact", "pipeline",
                                                                                  "nudges"}), None)
@@ -378,6 +390,16 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if role != "partner" and top in {"revenue_impact", "list_partners"} and e.filters.dormant \
             and _MOST_AT_STAKE.search(interp.text):
         return "call_list"  # dormant partners ranked by what is at stake: the call list
+    if top == "explain_score" and not _EXPLAIN_CUE.search(interp.text) and "score" in [
+            s.intent for s in interp.intents[:2]]:
+        return "score"  # "what's the readiness score of X": the score, not why
+    if top == "score" and _EXPLAIN_CUE.search(interp.text) and "explain_score" in [
+            s.intent for s in interp.intents[:3]]:
+        return "explain_score"
+    if e.filters.outlook and top in {"next_steps", "nudges", "plan", "score"}:
+        return "outlook"  # "not ever next to our name - what does that mean"
+    if role != "partner" and _NEXT.search(interp.text) and top in {"nudges", "next_steps"}:
+        return "plan"  # what is next for a partner: its plan's next milestone
     if _DEADLINE.search(interp.text) and top not in WRITE_INTENTS:
         return "plan"  # how long have we got, when is it due: the plan's dates
     if role == "partner" and _RANK.search(interp.text):
