@@ -86,7 +86,8 @@ _MOST_AT_STAKE = re.compile(r"\b(?:most|highest|biggest|top|rank\w*)\b[^.?!]{0,4
 _PAM_VOICE = re.compile(r"\b(promoted|my book|every pam|program[- ]wide)\b", re.I)
 # What explain_score answers, in the definition's words; without them a score question is about the score itself.
 _EXPLAIN_CUE = re.compile(r"\b(why|how come|made of|drives?|driving|calculated|calculate|breakdown|break down|behind|"
-                          r"explain|flagged|reason|because|low|high|so low|so high|evidence)\b", re.I)
+                          r"explain|flagged|reason|because|low|high|so low|so high|evidence|signals?|factors?|pulls?|"
+                          r"drags?|contribut\w*|weigh\w*|what makes)\b", re.I)
 _NEXT = re.compile(r"\bwhat'?s next\b|\bnext (?:step|milestone|thing|up)\b|\bwhat (?:comes|do they do) next\b", re.I)
 _DEAL_WORDS = re.compile(r"\b(negotiation|proposal|stage|deal|opportunit\w*|stuck|stalled|closing|close date|"
                          r"validation|forecast)\b", re.I)
@@ -290,7 +291,7 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
     steps = [s for k, s in enumerate(converted) if s.intent not in {x.intent for x in converted[:k]}]
     decision = _with_partners(steps, interp, dialogue, role)
     kept = {s.intent for s in decision.steps}
-    questioned = [s for s in asked if s.intent not in kept and not interp.reported]
+    questioned = [s for s in asked if s.intent not in kept]
     if questioned and decision.kind == "act":
         partners = next((s.partners for s in decision.steps if s.partners), [])
         decision.offer = ProposedStep(intent=questioned[0].intent, partner_ids=partners[:1], text=interp.text)
@@ -396,10 +397,13 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if top == "score" and _EXPLAIN_CUE.search(interp.text) and "explain_score" in [
             s.intent for s in interp.intents[:3]]:
         return "explain_score"
-    if e.filters.outlook and top in {"next_steps", "nudges", "plan", "score"}:
+    if e.filters.outlook and top in {"next_steps", "nudges", "plan", "score", "explain_score"}:
         return "outlook"  # "not ever next to our name - what does that mean"
     if role != "partner" and _NEXT.search(interp.text) and top in {"nudges", "next_steps"}:
         return "plan"  # what is next for a partner: its plan's next milestone
+    if top == "next_steps" and re.search(r"\bplan\b", interp.text, re.I) and "plan" in [
+            s.intent for s in interp.intents[:2]]:
+        return "plan"  # "and my plan?": the plan itself
     if _DEADLINE.search(interp.text) and top not in WRITE_INTENTS:
         return "plan"  # how long have we got, when is it due: the plan's dates
     if role == "partner" and _RANK.search(interp.text):

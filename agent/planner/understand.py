@@ -78,8 +78,8 @@ _HELP_CUE = re.compile(r"\b(you|your|yourself|this|bot|assistant|tool|app|chat|h
 # "why??" at the start of a message, whatever follows ("why?? we closed four deals"), questions the last answer.
 _WHY_PREFIX = re.compile(r"^\W*(?:but\s+|ok\s+|so\s+)?(?:why|how come)\s*[?!.,:-]+\s*\S", re.I)
 # Someone else's claim relayed ("X says they've done ...", "just heard ..."): not the user's statement of fact.
-_REPORTED = re.compile(r"\b(?:says?|said|told me|tells me|apparently|according to|supposedly|heard|rumou?r)\b"
-                       r"|\b(?:they|he|she)\s+(?:claims?|claimed)\b", re.I)
+_REPORTED = re.compile(r"\b(?:says|said|told me|tells me|apparently|according to|supposedly|heard|rumou?r)\b"
+                       r"|(?<!\bwe )(?<!\bi )\b(?:reckons?|claims?|claimed|believes?|thinks?)\b", re.I)
 # Requests that are escalations whatever else the message says: tool calls written by the user, a role claimed
 # together with a request for that role's access, a partner asking to confirm (a PAM's act) its own milestone.
 _TOOL_INJECTION = re.compile(r"[{,]\s*[\"'](?:tool|actor|role|function|arguments|principal)[\"']\s*:"
