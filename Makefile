@@ -22,8 +22,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# make run PORT=8080 HOST=0.0.0.0 WORKERS=2 (several workers need PostgreSQL and Redis: see the README).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+
 run: $(STAMP)
-	$(VENV)/bin/partnerpilot up
+	$(VENV)/bin/partnerpilot up --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 EVAL_HOME := var/eval-home
 # Own suite under the judge that checks facts (issue 12); the blind set's targets are issue 13's.

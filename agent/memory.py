@@ -11,6 +11,7 @@ filtered on by any checkpointer.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 from readiness.settings import Settings, get_settings
 
 OWNER_KEY = "owner"
+SETUP_LOCK = 7_416_001  # PostgreSQL advisory lock id serialising checkpointer set-up across workers
 
 
 def is_postgres_url(url: str) -> bool:
@@ -55,7 +57,16 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
         )
         try:
             saver = PostgresSaver(pool)  # type: ignore[arg-type]
-            saver.setup()
+            # Several workers start at once: setup() inserts its migration rows unguarded, so one at a time. Waiting
+            # is a polling loop, not a blocking pg_advisory_lock: setup() builds an index CONCURRENTLY, which waits
+            # for every open transaction, a blocked lock request included, and the two would wait for each other.
+            with pool.connection() as lock:
+                while not _try_lock(lock, SETUP_LOCK):
+                    time.sleep(0.1)
+                try:
+                    saver.setup()
+                finally:
+                    lock.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
             yield saver
         finally:
             pool.close()
@@ -74,6 +85,11 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
         yield saver
     finally:
         conn.close()
+
+
+def _try_lock(conn: Any, key: int) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
+    return bool(row["got"])  # the pool's connections return dict rows
 
 
 def run_config(thread_id: str, owner: str) -> dict[str, Any]:

@@ -111,6 +111,25 @@ class GTMProfile(Base):
     partner: Mapped[Partner] = relationship(back_populates="gtm_profile")
 
 
+class PartnerAttributeValue(Base):
+    """A dated value of a partner attribute that changes over time (headcount, customer overlap, competitive
+    conflict, GTM profile fields), from `partner_attributes.csv`. Scoring as of a date reads the newest value
+    dated on or before it; `partners` / `gtm_profiles` hold only the current values."""
+
+    __tablename__ = "partner_attribute_history"
+
+    # "partner_id|attribute|valid_from": one value per attribute and day, so re-importing is idempotent.
+    entry_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.partner_id"))
+    attribute: Mapped[str] = mapped_column(String(40))
+    valid_from: Mapped[date] = mapped_column(Date)
+    value: Mapped[str | None] = mapped_column(Text)  # None: cleared on that day (e.g. a conflict resolved)
+
+    # On SQLite the index also holds `value` (migration 0004): scoring a whole program reads every pair's value from
+    # it. Not on PostgreSQL, where a long text value would exceed the btree row size.
+    __table_args__ = (Index("ix_attribute_history_lookup", "attribute", "partner_id", "valid_from"),)
+
+
 class ReadinessSignal(Base):
     """Append-only structured readiness signal. Status changes are new rows that point at the original."""
 
@@ -185,15 +204,35 @@ class ScoreSnapshot(Base):
     segment: Mapped[str] = mapped_column(String(20))
     dimensions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # Denormalised for the call list (migration 0002): a PAM's callable partners by revenue at stake.
+    # Denormalised for the call lists (migrations 0002, 0004): a PAM's callable partners by play and priority.
     pam_id: Mapped[str | None] = mapped_column(String(64))
     revenue_at_stake: Mapped[float | None] = mapped_column(Float)
-    on_call_list: Mapped[bool | None] = mapped_column(Boolean)
+    on_call_list: Mapped[bool | None] = mapped_column(Boolean)  # on the dormant call list
+    play: Mapped[str | None] = mapped_column(String(30))  # primary play (dormant plays or grow_to_sourcing)
+    priority: Mapped[float | None] = mapped_column(Float)  # call-list order: revenue at stake x evidence x urgency
 
     __table_args__ = (
         UniqueConstraint("partner_id", "as_of", name="uq_snapshot_partner_asof"),
-        Index("ix_snapshot_call_list", "as_of", "pam_id", "on_call_list", "revenue_at_stake"),
+        Index("ix_snapshot_play", "as_of", "pam_id", "play", "priority"),
     )
+
+
+class ScoringRun(Base):
+    """The program-level state a full rescore used for a date and scoring config: baselines (priors) and the fitted
+    activation curve. An incremental rescore after an import reuses them, and measures how far the program's rates
+    have moved since, to decide which partners' tiers could change (readiness.scoring.incremental)."""
+
+    __tablename__ = "scoring_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    partners: Mapped[int] = mapped_column(Integer)
+    priors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    curve: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("as_of", "config_hash", name="uq_scoring_run_date_config"),)
 
 
 class AuditLog(Base):
@@ -223,3 +262,22 @@ class QuarantinedRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """A bearer key for the API. Only a hash of the secret is stored; the secret is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(32))  # public part: list, revoke, logs
+    secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the whole key, hex
+    role: Mapped[str] = mapped_column(String(20))  # partner | pam | leader | admin
+    principal_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("key_id", name="uq_api_keys_key_id"),)

@@ -1,7 +1,7 @@
 """Tenancy: who may see which partners. Identity comes from authentication, never from a model's arguments.
 
 A partner principal sees only itself; a PAM sees the partners in their book; a channel leader (role ``leader``)
-sees the whole program.
+sees the whole program, and so does an administrator (role ``admin``: also imports data and manages keys).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from readiness.errors import OutOfScope, UnknownPartner, ValidationFailed
 from readiness.models import Pam, Partner
 
-Role = Literal["partner", "pam", "leader"]
+Role = Literal["partner", "pam", "leader", "admin"]
+# Roles that see the whole program.
+PROGRAM_ROLES = frozenset({"leader", "admin"})
 
 # Scores below this are not a match; within AMBIGUITY_MARGIN of the best, candidates are ambiguous.
 MATCH_THRESHOLD = 80.0
@@ -80,7 +82,7 @@ def visible_partner_ids(session: Session, principal: Principal) -> list[str]:
 
 
 def can_see(session: Session, principal: Principal, partner_id: str) -> bool:
-    if principal.role == "leader":
+    if principal.role in PROGRAM_ROLES:
         return session.get(Partner, partner_id) is not None
     if principal.role == "partner":
         return partner_id == principal.id
@@ -125,7 +127,7 @@ def resolve_partner(session: Session, principal: Principal, ref: str | None) -> 
     hits = match_partners(ref, refs)
     if not hits:
         everyone = visible_partners(session, Principal(role="leader", id="*"))
-        if principal.role != "leader" and match_partners(ref, everyone):
+        if principal.role not in PROGRAM_ROLES and match_partners(ref, everyone):
             raise OutOfScope("That partner is not in your book; I can only discuss partners you manage.")
         raise UnknownPartner(f"No partner in your book matches '{ref}'.")
     best = hits[0][1]

@@ -6,8 +6,18 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Written under PARTNERPILOT_HOME when the store holds demo data (the sample ecosystem imported by `partnerpilot
+# up`, or a synthetic program from `partnerpilot seed`): such data stops on a fixed day, and computing "as of the
+# system date" would make every partner look dormant.
+DEMO_MARKER = "sample-dataset.json"
+
+
+class DemoMarker(BaseModel):
+    dataset: str
+    as_of: date  # the newest date in the demo data
 
 
 class Settings(BaseSettings):
@@ -54,6 +64,29 @@ class Settings(BaseSettings):
     max_input_chars: int = 4000
     history_token_budget: int = 3000
 
+    # HTTP server: identity. Keys are managed in the store (`partnerpilot keys`); these are the other sources.
+    host: str = Field(default="127.0.0.1", description="Interface the server listens on (`partnerpilot up --host`); "
+                      "demo login is only on by default on loopback.")
+    api_tokens: str | None = Field(default=None, description="Development bearer tokens: tok1=pam:pam-02,tok2=...")
+    secret_key: str | None = Field(default=None, description="HMAC key for demo tokens; random per process if unset.")
+    demo_login: bool | None = Field(default=None, description="Allow POST /login. Default: on only on loopback with no "
+                                    "keys configured; never alongside API keys or on PostgreSQL.")
+    demo_token_ttl_s: int = Field(default=1800, gt=0, le=86400, description="Demo token lifetime (revocable).")
+    oidc_jwks: str | None = Field(default=None, description="OIDC: JWKS file path or https URL verifying JWT bearers.")
+    oidc_issuer: str | None = Field(default=None, description="OIDC: required `iss` claim.")
+    oidc_audience: str | None = Field(default=None, description="OIDC: required `aud` claim.")
+    oidc_principal_claim: str = Field(default="partnerpilot_principal",
+                                      description="OIDC: claim holding the principal, e.g. pam:pam-02.")
+    oidc_algorithms: str = Field(default="RS256,ES256", description="OIDC: accepted signing algorithms.")
+
+    # HTTP server: limits and shared state.
+    redis_url: str | None = Field(default=None, description="Redis for rate limits and revocations shared by "
+                                  "workers, e.g. redis://127.0.0.1:6379/0; unset: per process.")
+    rate_limit_per_minute: int = Field(default=600, ge=0, description="Requests per key per minute; 0 turns it off.")
+    max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Request body limit (every route but uploads).")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Body limit of POST /v1/imports.")
+    log_format: str = Field(default="json", description="json | console: server and CLI log lines on stderr.")
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -75,7 +108,35 @@ class Settings(BaseSettings):
         return self.home / "checkpoints.db"
 
     def today(self) -> date:
-        return self.as_of or date.today()
+        """The one "today" rule of every entry point (server, chat, CLI, `up`): PARTNERPILOT_AS_OF, else the newest
+        date in the data of a demo store, else the system date."""
+        if self.as_of is not None:
+            return self.as_of
+        demo = self.demo_marker()
+        return demo.as_of if demo is not None else date.today()
+
+    def today_source(self) -> str:
+        """Where `today()` comes from, for the line an entry point prints."""
+        if self.as_of is not None:
+            return "PARTNERPILOT_AS_OF"
+        demo = self.demo_marker()
+        if demo is not None:
+            return f"the newest date in the demo data ({demo.dataset}); set PARTNERPILOT_AS_OF to override"
+        return "the system date"
+
+    def demo_marker(self) -> DemoMarker | None:
+        path = self.home / DEMO_MARKER
+        try:
+            return DemoMarker.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValidationError, ValueError):
+            return None
+
+    def mark_demo_store(self, dataset: str, as_of: date) -> DemoMarker:
+        """Record that the store holds demo data whose newest date is `as_of` (rewritten after each import)."""
+        marker = DemoMarker(dataset=dataset, as_of=as_of)
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / DEMO_MARKER).write_text(marker.model_dump_json(), encoding="utf-8")
+        return marker
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,10 @@
 """The PartnerPilot HTTP API and web chat page.
 
 The lifespan owns the checkpointer and the compiled graph (one of each per process). Identity and tenancy come
-only from the bearer token (see server.auth); the graph's tools enforce scope from that identity. The graph is
-synchronous, so turns run in Starlette's threadpool.
+only from the bearer token (see server.auth: `current_principal` is the one dependency every authenticated route
+uses); the graph's tools enforce scope from that identity. The graph is synchronous, so turns run in Starlette's
+threadpool. The REST API over the domain lives in server.api (`/v1`); server.middleware guards every request
+(body limit before parsing, invalid Unicode, request ids, security headers).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,22 +21,34 @@ from typing import Any
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from agent.context import Context
 from agent.graph import build_graph
 from agent.memory import ThreadSummary, list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import get_services
-from readiness.errors import OutOfScope
 from readiness.models import Pam, Partner
-from readiness.scope import Principal, validate_principal
+from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
-from server.auth import Authenticator, AuthSettings, demo_principals, require_principal
+from server.api import router as rest_router
+from server.api.models import LogoutResponse
+from server.auth import (
+    Authenticator,
+    agent_context,
+    authenticate_request,
+    current_principal,
+    local_address,
+    require_roles,
+)
+from server.demo import demo_principals
+from server.errors import ErrorBody, install_error_handlers
+from server.health import IndexProbe, readiness
+from server.middleware import BodyGuard, RequestContext
 from server.observability import Metrics, configure_logging
 from server.schemas import (
     THREAD_ID_PATTERN,
@@ -45,30 +59,22 @@ from server.schemas import (
     LoginRequest,
     LoginResponse,
     PrincipalsResponse,
+    Readiness,
     WhoAmI,
 )
+from server.shared import shared_state
+from server.streaming import events_from_thread
 from server.turns import history_of, run_turn, stream_turn
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger("partnerpilot.server")
 
 
-# ---- dependencies -------------------------------------------------------------------------------------------
-
-
-def current_principal(principal: Principal = Depends(require_principal)) -> Principal:
-    """The authenticated principal, rejected when it no longer exists in the store (stale token)."""
-    try:
-        with get_services().session() as s:
-            validate_principal(s, principal)
-    except OutOfScope as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
-    return principal
+# ---- helpers ------------------------------------------------------------------------------------------------
 
 
 def context_for(principal: Principal, settings: Settings) -> Context:
-    return Context(role=principal.role, principal_id=principal.id, as_of=settings.today(),
-                   provider=settings.resolved_provider, model=settings.model)
+    return agent_context(principal, settings)
 
 
 def _check_size(message: str, settings: Settings) -> None:
@@ -104,7 +110,7 @@ def _warm_planner() -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings = get_settings()
+    settings: Settings = app.state.settings
     get_services()  # open (and migrate) the store before the first request
     # The offline planner (default model, and every LLM turn's fallback) loads its intent model off the request path;
     # the first turn waits for it only if it arrives first.
@@ -112,48 +118,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with open_checkpointer(settings) as checkpointer:
         app.state.checkpointer = checkpointer
         app.state.graph = build_graph(checkpointer=checkpointer)
+        with get_services().session() as s:
+            demo = app.state.auth.demo_state(s)
         log.info("server_started", provider=settings.resolved_provider, as_of=settings.today().isoformat(),
-                 demo_login=app.state.auth.demo_enabled)
+                 demo_login=demo.enabled, demo_reason=demo.reason, shared_state=app.state.auth.shared.description)
         yield
     log.info("server_stopped")
 
 
-def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> FastAPI:
-    app = FastAPI(title="PartnerPilot", version="0.1.0", lifespan=lifespan)
-    app.state.auth = Authenticator(auth_settings or AuthSettings(), settings or get_settings())
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="PartnerPilot", version="0.1.0", lifespan=lifespan,
+                  description="Partner readiness over REST (`/v1`, bearer keys) and the activation agent "
+                              "(`/invoke`, `/stream`).")
+    app.state.settings = settings
+    app.state.auth = Authenticator(settings, shared_state(settings.redis_url))
     app.state.metrics = Metrics()
+    app.state.index_probe = IndexProbe()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Details go to the log only; the client learns the turn did not complete and can retry.
-        log.error("unhandled_error", route=request.url.path, error=type(exc).__name__, exc_info=exc)
-        return JSONResponse({"detail": "internal error: the request was not completed; please try again"},
-                            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        status_code = 500
-        try:
-            response = await call_next(request)
-            status_code = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
-        finally:
-            # Label by route template, never by raw path: unknown paths must not grow the label set.
-            route = getattr(request.scope.get("route"), "path", None) or (
-                "/static" if request.url.path.startswith("/static/") else "unmatched")
-            elapsed = time.perf_counter() - started
-            metrics: Metrics = app.state.metrics
-            metrics.requests.labels(request.method, route, str(status_code)).inc()
-            metrics.latency.labels(request.method, route).observe(elapsed)
-            principal = getattr(request.state, "principal", None)
-            log.info("request", method=request.method, route=route, status=status_code,
-                     ms=round(elapsed * 1000, 1), principal=principal.actor if principal else None)
-            structlog.contextvars.unbind_contextvars("request_id")
+    install_error_handlers(app)
+    # Starlette runs the last added middleware first: request context outermost, then the body guard.
+    app.add_middleware(BodyGuard, settings=settings)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    app.include_router(rest_router)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -178,34 +165,53 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="ok" if ok else "degraded", store=store, checkpointer=checkpointer)
 
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+    async def readyz(response: Response) -> Readiness:
+        """Ready to serve: store, checkpointer, knowledge index and Redis (when configured) all answer."""
+        result = await readiness(app.state.checkpointer, app.state.index_probe, app.state.auth.shared)
+        if result.status != "ready":
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return result
+
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(principal: Principal = Depends(require_roles("admin"))) -> Response:
+        """Prometheus metrics, for admin keys only (they reveal traffic by route and role)."""
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/principals", response_model=PrincipalsResponse, response_model_by_alias=True)
-    def principals() -> PrincipalsResponse:
+    def principals(request: Request) -> PrincipalsResponse:
         """Demo only: who one can sign in as (every PAM and a few partners of each book)."""
-        if not app.state.auth.demo_enabled:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
         with get_services().session() as s:
+            if not app.state.auth.demo_state(s, local_address(request)).enabled:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
             options = demo_principals(s)
         return PrincipalsResponse(principals=options)
 
-    @app.post("/login", response_model=LoginResponse)
-    def login(body: LoginRequest) -> LoginResponse:
+    @app.post("/login", response_model=LoginResponse, responses={404: {"model": ErrorBody}})
+    def login(body: LoginRequest, request: Request) -> LoginResponse:
+        """Demo only: a short-lived token for one of the principals offered on /principals."""
         auth: Authenticator = app.state.auth
-        if not auth.demo_enabled:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
+        with get_services().session() as s:
+            if not auth.demo_state(s, local_address(request)).enabled:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, detail="demo login is disabled")
+            offered = {o.as_ for o in demo_principals(s)}
+        if body.as_ not in offered:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="not a demo principal: pick one from /principals")
         role, _, pid = body.as_.partition(":")
         principal = Principal(role=role, id=pid)  # type: ignore[arg-type]
-        try:
-            with get_services().session() as s:
-                validate_principal(s, principal)
-        except OutOfScope as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-        token, expires = auth.issue_demo_token(principal)
+        token, expires = auth.demo.issue(principal)
         log.info("demo_login", principal=principal.actor)
         return LoginResponse(token=token, role=role, principal_id=pid, expires_at=expires)
+
+    @app.post("/logout", response_model=LogoutResponse, responses={401: {"model": ErrorBody}})
+    def logout(request: Request) -> LogoutResponse:
+        """Revoke the demo token this request carries, on every worker. API keys are revoked with
+        `partnerpilot keys revoke`."""
+        cred = authenticate_request(request)
+        if cred.kind != "demo" or cred.token_id is None or cred.expires is None:
+            return LogoutResponse(revoked=False)
+        app.state.auth.shared.revoke(cred.token_id, max(1, cred.expires - int(time.time())))
+        return LogoutResponse(revoked=True, expired_at=None)
 
     @app.get("/me", response_model=WhoAmI)
     def me(principal: Principal = Depends(current_principal)) -> WhoAmI:
@@ -240,7 +246,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
             started = time.perf_counter()
             yield {"event": "start", "data": json.dumps({"thread_id": thread_id})}
             try:
-                async for event in iterate_in_threadpool(events):
+                async for event in events_from_thread(events):
                     yield {"event": event.type, "data": event.model_dump_json(exclude_none=True)}
                     if event.type == "end":
                         app.state.metrics.turn(principal.role, "stream", bool(event.refused), bool(event.fallback),
@@ -266,7 +272,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     return app
 
 
-configure_logging()
+configure_logging(fmt=get_settings().log_format)
 app = create_app()
 
 __all__ = ["app", "create_app"]

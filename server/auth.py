@@ -1,54 +1,57 @@
 """Authentication: the only source of identity and tenancy for the HTTP API.
 
-Two kinds of bearer token:
-- static API tokens from `PARTNERPILOT_API_TOKENS` (`tok1=pam:pam-02,tok2=partner:p-014`), for integrations;
-- signed demo tokens from `POST /login`, only when demo login is on (`PARTNERPILOT_DEMO_LOGIN`, default on when
-  the store is the embedded default SQLite file, i.e. a local `make run`). They are HMAC-SHA256 signed with
-  `PARTNERPILOT_SECRET_KEY`, or a random per-process key when unset (tokens then die with the process).
+Every route that needs a caller depends on `current_principal` (one dependency: REST, chat, and whatever mounts on
+this app), which turns the bearer token into a `Principal`, or answers 401, 429 or 503. Bearer tokens, in the order
+tried:
+- static development tokens from `PARTNERPILOT_API_TOKENS` (`tok1=pam:pam-02,tok2=partner:p-014`);
+- API keys managed in the store (`pp_…`, `partnerpilot keys`), checked against the store on every request, so a
+  revoked or expired key fails at once on every worker;
+- OIDC JWTs verified against `PARTNERPILOT_OIDC_JWKS`, when configured;
+- demo tokens from `POST /login` (see server.demo), only while demo login is on.
+Each credential then passes the per-key rate limit (server.shared).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import secrets
-import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from typing import Literal
 
-from fastapi import HTTPException, Request, status
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import select
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from readiness.models import Pam, Partner
-from readiness.scope import Principal
+from agent.context import Context
+from agent.services import get_services
+from readiness.errors import OutOfScope
+from readiness.keys import active_keys_exist, looks_like_key, resolve_key
+from readiness.scope import Principal, Role, validate_principal
 from readiness.settings import Settings
-from server.schemas import PrincipalOption
+from server.demo import DemoState, DemoTokens, demo_principals, demo_state, looks_like_demo_token
+from server.oidc import OidcVerifier, looks_like_jwt
+from server.shared import SharedState, SharedUnavailable
 
-DEMO_PREFIX = "ppd1"
-
-
-class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARTNERPILOT_", extra="ignore")
-
-    api_tokens: str | None = Field(default=None, description="token=role:id pairs, comma separated.")
-    secret_key: str | None = Field(default=None, description="HMAC key for demo tokens; random per process if unset.")
-    demo_login: bool | None = Field(default=None, description="Allow POST /login; default on for the embedded store.")
-    demo_token_ttl_s: int = Field(default=12 * 3600, gt=0)
+AUTH_HEADERS = {"WWW-Authenticate": "Bearer"}
+# Declares the bearer scheme in the OpenAPI document; the token itself is read by `authenticate_request`.
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key (`partnerpilot keys create`), a development "
+                           "token, an OIDC JWT, or a demo token from POST /login.")
 
 
-def demo_login_enabled(auth: AuthSettings, settings: Settings) -> bool:
-    """Explicit setting, else on only for the embedded default store (a local `make run`, not a deployment)."""
-    return auth.demo_login if auth.demo_login is not None else settings.database_url is None
+class Credential(BaseModel):
+    """An authenticated bearer: who it acts as, what kind it is, and the bucket its rate limit counts in."""
+
+    principal: Principal
+    kind: Literal["token", "key", "oidc", "demo"]
+    bucket: str
+    token_id: str | None = None  # demo tokens: the id a logout revokes
+    expires: int | None = None
 
 
 def parse_principal(spec: str) -> Principal:
     role, _, pid = spec.strip().partition(":")
-    if role not in {"partner", "pam", "leader"} or not pid:
-        raise ValueError(f"a principal looks like partner:ID or pam:ID, got {spec!r}")
+    if role not in {"partner", "pam", "leader", "admin"} or not pid:
+        raise ValueError(f"a principal looks like partner:ID, pam:ID, leader:ID or admin:ID, got {spec!r}")
     return Principal(role=role, id=pid)  # type: ignore[arg-type]
 
 
@@ -60,66 +63,48 @@ def parse_api_tokens(raw: str | None) -> dict[str, Principal]:
             continue
         token, sep, spec = item.strip().partition("=")
         if not sep or not token:
-            raise ValueError(f"PARTNERPILOT_API_TOKENS entry must be token=role:id, got {item.strip()!r}")
+            raise ValueError(f"PARTNERPILOT_API_TOKENS entry must be token=role:id, got {item.strip()[:40]!r}")
         tokens[token] = parse_principal(spec)
     return tokens
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class Authenticator:
-    def __init__(self, auth: AuthSettings, settings: Settings) -> None:
-        self.static = parse_api_tokens(auth.api_tokens)
-        self.secret = auth.secret_key.encode() if auth.secret_key else secrets.token_bytes(32)
-        self.demo_enabled = demo_login_enabled(auth, settings)
-        self.ttl_s = auth.demo_token_ttl_s
+    def __init__(self, settings: Settings, shared: SharedState) -> None:
+        self.settings = settings
+        self.shared = shared
+        self.static = parse_api_tokens(settings.api_tokens)
+        self.demo = DemoTokens(settings.secret_key, settings.demo_token_ttl_s)
+        self.oidc = OidcVerifier(settings) if settings.oidc_jwks else None
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self.secret, payload.encode(), hashlib.sha256).digest())
+    def demo_state(self, session: Session, local_addr: str | None = None) -> DemoState:
+        return demo_state(self.settings, active_keys_exist(session), local_addr)
 
-    def issue_demo_token(self, principal: Principal, now: float | None = None) -> tuple[str, datetime]:
-        expires = int((now if now is not None else time.time()) + self.ttl_s)
-        payload = _b64(json.dumps({"sub": principal.actor, "exp": expires}, separators=(",", ":")).encode())
-        token = f"{DEMO_PREFIX}.{payload}.{self._sign(payload)}"
-        return token, datetime.fromtimestamp(expires, tz=UTC)
-
-    def _demo_principal(self, token: str, now: float) -> Principal | None:
-        parts = token.split(".")
-        if len(parts) != 3 or parts[0] != DEMO_PREFIX or not self.demo_enabled:
-            return None
-        if not hmac.compare_digest(parts[2], self._sign(parts[1])):
-            return None
-        try:
-            claims = json.loads(_unb64(parts[1]))
-            if int(claims["exp"]) < now:
-                return None
-            return parse_principal(str(claims["sub"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def authenticate(self, token: str, now: float | None = None) -> Principal | None:
-        for known, principal in self.static.items():
+    def _static(self, token: str) -> Credential | None:
+        for i, (known, principal) in enumerate(self.static.items()):
             if hmac.compare_digest(known.encode(), token.encode()):
-                return principal
-        return self._demo_principal(token, now if now is not None else time.time())
+                return Credential(principal=principal, kind="token", bucket=f"token:{i}")
+        return None
 
-
-def demo_principals(session: Session, partners_per_pam: int = 2) -> list[PrincipalOption]:
-    """Who one can sign in as in demo mode: every PAM, and the first partners of each book (and unassigned)."""
-    pams = list(session.scalars(select(Pam).order_by(Pam.pam_id)))
-    options = [PrincipalOption(as_=f"pam:{p.pam_id}", role="pam", label=f"{p.name} (PAM)") for p in pams]
-    for pam_id in [p.pam_id for p in pams] + [None]:
-        q = select(Partner).order_by(Partner.partner_id).limit(partners_per_pam)
-        q = q.where(Partner.pam_id == pam_id) if pam_id else q.where(Partner.pam_id.is_(None))
-        options += [PrincipalOption(as_=f"partner:{p.partner_id}", role="partner", label=f"{p.name} (partner)")
-                    for p in session.scalars(q)]
-    return options
+    def authenticate(self, session: Session, token: str, local_addr: str | None = None) -> Credential | None:
+        found = self._static(token)
+        if found is not None:
+            return found
+        if looks_like_key(token):
+            resolved = resolve_key(session, token)
+            return None if resolved is None else Credential(principal=resolved[1], kind="key",
+                                                            bucket=f"key:{resolved[0]}")
+        if looks_like_demo_token(token):
+            claims = self.demo.verify(token)
+            if claims is None or not self.demo_state(session, local_addr).enabled or self.shared.is_revoked(
+                    claims.token_id):
+                return None
+            return Credential(principal=claims.principal, kind="demo", bucket=f"demo:{claims.principal.actor}",
+                              token_id=claims.token_id, expires=claims.expires)
+        if self.oidc is not None and looks_like_jwt(token):
+            verified = self.oidc.verify(token)
+            return None if verified is None else Credential(principal=verified[1], kind="oidc",
+                                                            bucket=f"oidc:{verified[0]}")
+        return None
 
 
 def bearer_token(request: Request) -> str | None:
@@ -130,28 +115,98 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def require_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated principal, or 401."""
+def local_address(request: Request) -> str | None:
+    """The address the request arrived on (the server side of the connection), when the server reports one."""
+    server = request.scope.get("server")
+    return str(server[0]) if server else None
+
+
+def unavailable(exc: SharedUnavailable) -> HTTPException:
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc), headers={"Retry-After": "5"})
+
+
+def authenticate_request(request: Request) -> Credential:
+    """The request's credential, or 401; stored on `request.state` for logs and logout."""
     token = bearer_token(request)
-    principal = request.app.state.auth.authenticate(token) if token else None
-    if principal is None:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid bearer token" if token else "authentication required: send Authorization: "
-            "Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    request.state.principal = principal
-    return principal
+    if token is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers=AUTH_HEADERS,
+                            detail="authentication required: send Authorization: Bearer <key>")
+    auth: Authenticator = request.app.state.auth
+    try:
+        with get_services().session() as s:
+            cred = auth.authenticate(s, token, local_address(request))
+            if cred is not None:
+                validate_principal(s, cred.principal)
+    except SharedUnavailable as exc:
+        raise unavailable(exc) from exc
+    except OutOfScope:
+        cred = None  # the credential names a partner or PAM no longer in the store
+    if cred is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="invalid, expired or revoked bearer token",
+                            headers=AUTH_HEADERS)
+    request.state.principal = cred.principal
+    request.state.credential = cred
+    return cred
+
+
+def enforce_rate_limit(request: Request, cred: Credential) -> None:
+    limit = request.app.state.settings.rate_limit_per_minute
+    if limit <= 0:
+        return
+    try:
+        allowed, retry_after = request.app.state.auth.shared.hit(cred.bucket, limit)
+    except SharedUnavailable as exc:
+        raise unavailable(exc) from exc
+    if not allowed:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)},
+                            detail=f"rate limit exceeded: {limit} requests per minute per key; retry in "
+                                   f"{retry_after} s")
+
+
+def current_principal(
+    request: Request, _scheme: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+) -> Principal:
+    """FastAPI dependency for every authenticated route: the caller's principal (401 / 429 / 503 otherwise)."""
+    cred = authenticate_request(request)
+    enforce_rate_limit(request, cred)
+    return cred.principal
+
+
+def require_roles(*roles: Role) -> Callable[..., Principal]:
+    """A dependency admitting only these roles (403 for the others, which are authenticated but not allowed)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                detail=f"this route is for {' or '.join(sorted(allowed))} keys")
+        return principal
+
+    return dependency
+
+
+def agent_role(principal: Principal) -> str:
+    """The role the agent runs as: an administrator converses as a channel leader (the whole program)."""
+    return "leader" if principal.role == "admin" else principal.role
+
+
+def agent_context(principal: Principal, settings: Settings) -> Context:
+    """The agent's context for a turn, from the authenticated principal only (every chat surface uses this)."""
+    return Context(role=agent_role(principal), principal_id=principal.id, as_of=settings.today(),
+                   provider=settings.resolved_provider, model=settings.model)
 
 
 __all__ = [
-    "AuthSettings",
     "Authenticator",
+    "Credential",
+    "agent_context",
+    "agent_role",
+    "authenticate_request",
     "bearer_token",
-    "demo_login_enabled",
+    "current_principal",
     "demo_principals",
+    "local_address",
     "parse_api_tokens",
     "parse_principal",
-    "require_principal",
+    "require_roles",
 ]

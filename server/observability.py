@@ -9,15 +9,19 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """structlog to stderr, one line per event; stdout stays free for the CLI."""
+def configure_logging(level: int = logging.INFO, fmt: str = "json") -> None:
+    """structlog to stderr, one line per event (`fmt`: json, or console for key=value); stdout stays free for the
+    CLI. Lines carry the request id bound by the server's request middleware."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(default=str) if fmt == "json"
+        else structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # sys.stderr looked up per logger, not bound once: it can be replaced after configuration (test capture,

@@ -81,12 +81,24 @@ class Health(BaseModel):
     checkpointer: bool
 
 
+class Check(BaseModel):
+    ok: bool
+    ms: float
+    detail: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Check] = Field(description="store, checkpointer, index, redis")
+
+
 class ErrorBody(BaseModel):
     detail: str
 
 
 __all__ = [
     "THREAD_ID_PATTERN",
+    "Check",
     "ErrorBody",
     "Health",
     "HistoryMessage",
@@ -97,6 +109,7 @@ __all__ = [
     "LoginResponse",
     "PrincipalOption",
     "PrincipalsResponse",
+    "Readiness",
     "ToolCall",
     "WhoAmI",
 ]

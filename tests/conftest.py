@@ -179,3 +179,7 @@ def chat(lumenware_db: Path, knowledge_base: Any, tmp_path: Path) -> Iterator[An
 
     yield make
     engine.dispose()
+
+
+# Fixtures of the REST / auth tests (an app on a lumenware copy with a store key per principal).
+from tests.api_support import api, store  # noqa: E402, F401

@@ -133,7 +133,9 @@ def test_up_sets_the_sample_as_of_prints_logins_and_serves(tmp_path: Path, monke
 
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: served.update(target=target, **kw))
-    monkeypatch.setenv("PARTNERPILOT_AS_OF", "unset")  # recorded, so the value `up` writes is undone afterwards
+    # Recorded, so the values `up` writes for its workers are undone afterwards.
+    for written in ("PARTNERPILOT_AS_OF", "PARTNERPILOT_HOST", "PARTNERPILOT_SECRET_KEY"):
+        monkeypatch.setenv(written, "unset")
     for key in [k for k in os.environ if k.startswith("PARTNERPILOT_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("PARTNERPILOT_HOME", str(tmp_path / "home"))
@@ -142,8 +144,10 @@ def test_up_sets_the_sample_as_of_prints_logins_and_serves(tmp_path: Path, monke
     try:
         result = CliRunner().invoke(app, ["up", "--port", "8765"])
         assert result.exit_code == 0, result.output
-        assert served == {"target": "server.app:app", "host": "127.0.0.1", "port": 8765, "log_level": "warning"}
-        assert os.environ["PARTNERPILOT_AS_OF"] == "2026-10-31"
+        assert served == {"target": "server.app:app", "host": "127.0.0.1", "port": 8765, "log_level": "warning",
+                          "workers": 1, "timeout_worker_healthcheck": 30, "timeout_keep_alive": 30}
+        # No environment trick: the one "today" rule reads the demo store's marker, for the server and the chat.
+        assert get_settings().today() == date(2026, 10, 31)
         assert "as of: 2026-10-31" in result.output and "http://127.0.0.1:8765/" in result.output
         assert "pam:pam-01" in result.output
     finally:

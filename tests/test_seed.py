@@ -84,7 +84,9 @@ def test_csv_output_is_valid_canonical_rows(program400: Path) -> None:
     pam_ids = {r["pam_id"] for r in files["pams.csv"]}
     for name, rows in files.items():
         key = CSV_COLUMNS[name][0]
-        if name != "gtm_profiles.csv":
+        if name == "partner_attributes.csv":  # one value per partner, attribute and day
+            assert len({(r["partner_id"], r["attribute"], r["valid_from"]) for r in rows}) == len(rows)
+        elif name != "gtm_profiles.csv":
             assert len({r[key] for r in rows}) == len(rows), f"duplicate ids in {name}"
         for r in rows:
             for (file, column), allowed in ENUMS.items():
@@ -98,6 +100,15 @@ def test_csv_output_is_valid_canonical_rows(program400: Path) -> None:
     for r in files["partners.csv"]:
         assert r["pam_id"] in pam_ids and re.fullmatch(r"[A-Z]{2}", r["country"])
         assert int(r["employee_count"]) > 0 and int(r["customer_overlap_accounts"]) >= 0
+    # Dated attribute values end at the partner's current ones (partners.csv).
+    newest: dict[tuple[str, str], dict[str, str]] = {}
+    for r in files["partner_attributes.csv"]:
+        assert date.fromisoformat(r["valid_from"]) <= AS_OF
+        if newest.get((r["partner_id"], r["attribute"]), {}).get("valid_from", "") < r["valid_from"]:
+            newest[(r["partner_id"], r["attribute"])] = r
+    for r in files["partners.csv"]:
+        for column in ("employee_count", "customer_overlap_accounts"):
+            assert newest[(r["partner_id"], column)]["value"] == r[column]
     for r in files["activity.csv"]:
         assert r["occurred_at"].endswith("Z") and datetime.fromisoformat(r["occurred_at"]).date() <= AS_OF
     for r in files["opportunities.csv"]:

@@ -8,55 +8,37 @@ Thistle Networks is in pam-02's book; p-002 Westbrook Consulting is in pam-01's.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from agent import services
-from agent.services import configure
-from readiness.db import make_engine
-from readiness.settings import get_settings
+from readiness.settings import Settings, get_settings
 from server.app import create_app
-from server.auth import AuthSettings
-from tests.conftest import LUMENWARE_AS_OF
 
 pytestmark = pytest.mark.xdist_group("server")
-TOKENS = "tok-pam2=pam:pam-02,tok-p014=partner:p-014,tok-p004=partner:p-004"
+TOKENS = "tok-pam2=pam:pam-02,tok-p014=partner:p-014,tok-p004=partner:p-004,tok-admin=admin:ops"
 PAM2 = {"Authorization": "Bearer tok-pam2"}
 P014 = {"Authorization": "Bearer tok-p014"}
 P004 = {"Authorization": "Bearer tok-p004"}
+ADMIN = {"Authorization": "Bearer tok-admin"}
 
 
 @pytest.fixture
-def make_app(lumenware_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh store copy, checkpoints under a temp home, the offline planner; returns an app factory."""
-    db = tmp_path / "store.db"
-    shutil.copyfile(lumenware_db, db)
-    monkeypatch.setenv("PARTNERPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PARTNERPILOT_DATABASE_URL", f"sqlite:///{db}")
-    monkeypatch.setenv("PARTNERPILOT_AS_OF", LUMENWARE_AS_OF)
-    monkeypatch.setenv("PARTNERPILOT_PROVIDER", "offline")
-    get_settings.cache_clear()
-    engine = make_engine(f"sqlite:///{db}")
-    monkeypatch.setattr(services, "_services", services._services)  # restored after the test
-    configure(engine)
+def make_app(store: Engine) -> Any:
+    """An app factory on a fresh lumenware store copy (tests.api_support.store), offline planner."""
 
-    def make(**auth: Any) -> Any:
-        return create_app(auth_settings=AuthSettings(**{"api_tokens": TOKENS, "demo_login": True,
-                                                        "secret_key": "test-secret", **auth}))
+    def make(**overrides: Any) -> Any:
+        return create_app(Settings(**{"api_tokens": TOKENS, "secret_key": "test-secret", **overrides}))
 
-    yield make
-    engine.dispose()
-    get_settings.cache_clear()
+    return make
 
 
 @pytest.fixture
@@ -172,17 +154,19 @@ def test_stream_sends_tokens_tool_activity_and_a_final_end_event(client: TestCli
 
 
 def test_demo_login_issues_signed_tokens_only_when_enabled(make_app: Any) -> None:
-    with TestClient(make_app()) as c:
+    # Demo login never runs alongside API keys: this app has none, and enables it explicitly.
+    with TestClient(make_app(api_tokens=None, demo_login=True)) as c:
         listed = {p["as"] for p in c.get("/principals").json()["principals"]}
         assert {"pam:pam-01", "pam:pam-02", "pam:pam-03"} <= listed
-        assert any(a.startswith("partner:") for a in listed)
-        token = c.post("/login", json={"as": "partner:p-014"}).json()["token"]
-        assert c.get("/me", headers={"Authorization": f"Bearer {token}"}).json()["principal_id"] == "p-014"
+        partner = sorted(a for a in listed if a.startswith("partner:"))[0]
+        token = c.post("/login", json={"as": partner}).json()["token"]
+        me = c.get("/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert f"partner:{me['principal_id']}" == partner
         forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
         assert c.get("/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
         assert c.post("/login", json={"as": "partner:p-999"}).status_code == 404
         assert c.post("/login", json={"as": "admin:root"}).status_code == 422
-    with TestClient(make_app(demo_login=False)) as c:
+    with TestClient(make_app(api_tokens=None, demo_login=False)) as c:
         assert c.post("/login", json={"as": "partner:p-014"}).status_code == 404
         assert c.get("/principals").status_code == 404
         # A token signed with the same key stops working when demo login is off.
@@ -194,7 +178,10 @@ def test_health_and_metrics_report_requests_turns_and_refusals(client: TestClien
     client.post("/invoke", json={"message": "what's my readiness score?"}, headers=P014)
     client.post("/invoke", json={"message": "What is Westbrook Consulting's readiness score?"}, headers=P014)
     client.post("/invoke", json={"message": "hi"})
-    text = client.get("/metrics").text
+    # Metrics reveal traffic by route and role: admin keys only.
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=P014).status_code == 403
+    text = client.get("/metrics", headers=ADMIN).text
     assert 'partnerpilot_turns_total{endpoint="invoke",role="partner"} 2.0' in text
     assert 'partnerpilot_refusals_total{role="partner"} 1.0' in text
     assert 'partnerpilot_http_requests_total{method="POST",route="/invoke",status="401"} 1.0' in text

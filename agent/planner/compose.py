@@ -133,17 +133,46 @@ def render_pipeline(d: Result) -> str:
     return "\n".join(lines)
 
 
+def _play_line(r: Result) -> tuple[str, str]:
+    """The row's primary play with its first evidence, and the other plays by label."""
+    plays = r.get("plays") or []
+    if not plays:
+        return r.get("play") or "n/a", "; ".join(r.get("reasons") or [])
+    first = plays[0]
+    evidence = "; ".join(first.get("evidence") or []) or "; ".join(r.get("reasons") or [])
+    also = ", ".join(p.get("label", p.get("play", "")) for p in plays[1:])
+    return first.get("label", first.get("play", "")), evidence + (f" (also: {also})" if also else "")
+
+
 def render_call_list(d: Result) -> str:
     rows = d.get("partners") or []
+    as_of = d.get("as_of", "")
     if not rows:
-        return t("call_list_none", scope=d.get("scope", "your book"))
-    lines = [t("call_list_intro", scope=d.get("scope", "your book"), count=len(rows),
-               total=money(d.get("total_revenue_at_stake")))]
+        return t("call_list_none", scope=d.get("scope", "your book"), as_of=as_of)
+    lines = [t("call_list_intro", scope=d.get("scope", "your book"), count=len(rows), as_of=as_of,
+               dormant_total=d.get("dormant_total", len(rows)), total=money(d.get("total_revenue_at_stake")))]
     for r in rows:
-        lines.append(t("call_list_line", rank=r["rank"], name=r["name"], partner_id=r["partner_id"],
-                       readiness=r["readiness"], segment=r["segment"], revenue_at_stake=money(r["revenue_at_stake"]),
-                       reasons="; ".join(r.get("reasons") or []), gap=r.get("open_with_gap") or "n/a",
-                       next_step=r.get("next_step") or ""))
+        play, evidence = _play_line(r)
+        recent = r.get("recent_engagement") or []
+        lines.append(t("call_list_line", rank=r["rank"], name=r["name"], partner_id=r["partner_id"], play=play,
+                       evidence=evidence, readiness=r["readiness"], tier=r.get("tier", ""), segment=r["segment"],
+                       revenue_at_stake=money(r["revenue_at_stake"]),
+                       recent=t("call_list_recent", recent="; ".join(recent)) if recent else "",
+                       opener=r.get("opener") or "", next_step=r.get("next_step") or ""))
+    if d.get("grow_to_sourcing_count"):
+        lines.append(t("call_list_grow_pointer", count=d["grow_to_sourcing_count"]))
+    return "\n".join(lines)
+
+
+def render_growth_list(d: Result) -> str:
+    rows = d.get("partners") or []
+    if not rows:
+        return t("grow_list_none", scope=d.get("scope", "your book"), as_of=d.get("as_of", ""))
+    lines = [t("grow_list_intro", scope=d.get("scope", "your book"), as_of=d.get("as_of", ""), count=len(rows))]
+    lines += [t("grow_list_line", rank=r["rank"], name=r["name"], partner_id=r["partner_id"], readiness=r["readiness"],
+                tier=r.get("tier", ""), influenced_count=r.get("influenced_count", 0),
+                influenced_open=money(r.get("influenced_open")), next_step=r.get("next_step") or "")
+              for r in rows]
     return "\n".join(lines)
 
 
@@ -178,6 +207,7 @@ RENDERERS: dict[str, Callable[[Result], str]] = {
     "get_nudges": render_nudges,
     "get_pipeline_summary": render_pipeline,
     "list_dormant_partners": render_call_list,
+    "list_growth_partners": render_growth_list,
     "get_revenue_impact": render_impact,
     "find_partner": render_find,
     "update_milestone": render_message,

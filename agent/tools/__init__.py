@@ -9,7 +9,7 @@ from agent.tools.book import compare_partners, get_book_health, list_partners
 from agent.tools.gtm import diagnose_gtm_gaps
 from agent.tools.guard import decline_request
 from agent.tools.knowledge import search_playbooks
-from agent.tools.pam import find_partner, list_dormant_partners
+from agent.tools.pam import find_partner, list_dormant_partners, list_growth_partners
 from agent.tools.plans import get_activation_plan, update_milestone
 from agent.tools.scores import explain_score, get_readiness_score, get_revenue_impact
 from agent.tools.signals import record_readiness_signal
@@ -18,7 +18,8 @@ SHARED_TOOLS: list[BaseTool] = [
     get_readiness_score, explain_score, diagnose_gtm_gaps, search_playbooks, get_activation_plan, update_milestone,
     record_readiness_signal, get_nudges, get_pipeline_summary, get_revenue_impact, decline_request,
 ]
-PAM_TOOLS: list[BaseTool] = [find_partner, list_dormant_partners, list_partners, get_book_health, compare_partners]
+PAM_TOOLS: list[BaseTool] = [find_partner, list_dormant_partners, list_growth_partners, list_partners, get_book_health,
+                             compare_partners]
 ALL_TOOLS: list[BaseTool] = SHARED_TOOLS + PAM_TOOLS
 
 

@@ -1,12 +1,16 @@
-"""PAM tools: find a partner in the book, the dormant-partner call list."""
+"""PAM tools: find a partner in the book, the dormant-partner call list by play, the grow-to-sourcing list."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from langchain.tools import tool
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session
 from readiness.errors import OutOfScope
 from readiness.scope import SEARCH_THRESHOLD, match_partners, visible_partners
+
+MAX_LIMIT = 25
 
 
 @tool
@@ -22,25 +26,55 @@ def find_partner(runtime: Runtime, query: str) -> str:
     return ok({"query": query, "matches": [{"partner_id": r.partner_id, "name": r.name} for r, _ in hits]})
 
 
-@tool
-@guarded
-def list_dormant_partners(runtime: Runtime, limit: int = 5) -> str:
-    """Dormant partners in your book worth calling, ranked by revenue at stake and readiness, with why-now
-    reasons, the gap to open with and a first step."""
-    from readiness.scoring import call_list
-
+def _book(runtime: Runtime, what: str) -> tuple[Any, str | None, str]:
     ctx = context_of(runtime)
     if ctx.role == "partner":
-        raise OutOfScope("The call list is for partner account managers.")
-    limit = max(1, min(int(limit), 25))
+        raise OutOfScope(f"The {what} is for partner account managers.")
+    pam_id = ctx.principal_id if ctx.role == "pam" else None
+    return ctx, pam_id, "your book" if ctx.role == "pam" else "the program"
+
+
+@tool
+@guarded
+def list_dormant_partners(runtime: Runtime, limit: int = 5, play: str | None = None) -> str:
+    """Dormant partners in your book worth calling, best first, each with its play (reactivate, first_deal,
+    event_to_registration, open_overlap), evidence, recent engagement and an opening line. `play` filters."""
+    from readiness.scoring import call_list, list_counts
+
+    ctx, pam_id, scope = _book(runtime, "call list")
+    limit = max(1, min(int(limit), MAX_LIMIT))
     with services_session() as s:
-        pam_id = ctx.principal_id if ctx.role == "pam" else None
-        entries = call_list(s, ctx.as_of, pam_id=pam_id, limit=limit)
+        entries = call_list(s, ctx.as_of, pam_id=pam_id, limit=limit, play=play or None)
+        counts = list_counts(s, ctx.as_of, pam_id)
     rows = [
-        {"rank": e.rank, "partner_id": e.partner_id, "name": e.name, "segment": e.segment,
-         "readiness": round(e.readiness, 1), "tier": e.tier, "revenue_at_stake": round(e.revenue_at_stake, 0),
-         "reasons": list(e.reasons)[:3], "open_with_gap": e.open_with_gap, "next_step": e.next_step}
+        {"rank": e.rank, "partner_id": e.partner_id, "name": e.name, "play": e.play,
+         "plays": [{"play": p.code, "label": p.label, "strength": p.strength, "evidence": p.evidence[:1]}
+                   for p in e.plays],
+         "segment": e.segment, "readiness": e.readiness, "tier": e.tier,
+         "revenue_at_stake": round(e.revenue_at_stake), "reasons": list(e.reasons)[:3],
+         "recent_engagement": e.recent_engagement, "open_with_gap": e.open_with_gap, "next_step": e.next_step,
+         "opener": e.opener}
         for e in entries
     ]
-    return ok({"scope": "your book" if ctx.role == "pam" else "the program", "partners": rows,
-               "total_revenue_at_stake": sum(r["revenue_at_stake"] for r in rows)})
+    return ok({"scope": scope, "as_of": ctx.as_of, "play": play or None, "partners": rows,
+               "total_revenue_at_stake": sum(r["revenue_at_stake"] for r in rows),
+               "dormant_total": counts["dormant_total"], "grow_to_sourcing_count": counts["grow_to_sourcing_count"]})
+
+
+@tool
+@guarded
+def list_growth_partners(runtime: Runtime, limit: int = 5) -> str:
+    """Partners that co-sell on vendor deals but never source (not dormant): grow co-sell into sourcing."""
+    from readiness.scoring import growth_list
+
+    ctx, pam_id, scope = _book(runtime, "grow-to-sourcing list")
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    with services_session() as s:
+        entries = growth_list(s, ctx.as_of, pam_id=pam_id, limit=limit)
+    rows = [
+        {"rank": e.rank, "partner_id": e.partner_id, "name": e.name, "readiness": e.readiness, "tier": e.tier,
+         "influenced_count": e.influenced_count, "influenced_open": round(e.influenced_open),
+         "reasons": list(e.reasons)[:2], "next_step": e.next_step}
+        for e in entries
+    ]
+    return ok({"scope": scope, "as_of": ctx.as_of, "partners": rows})

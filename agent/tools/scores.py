@@ -7,11 +7,12 @@ from typing import Any
 from langchain.tools import tool
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
+from readiness.presentation import shown_score
 from readiness.scope import visible_partner_ids
 
 
 def _dimension(d: Any, detail: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": d.key, "label": d.label, "score": round(d.score, 1), "weight": round(d.weight, 1)}
+    out: dict[str, Any] = {"key": d.key, "label": d.label, "score": shown_score(d.score), "weight": round(d.weight, 1)}
     if detail:
         out["contribution"] = round(d.contribution, 1)
         subs = sorted(d.subsignals, key=lambda s: s.contribution, reverse=True)
@@ -27,19 +28,22 @@ def score_view(score: Any, detail: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "partner_id": score.partner_id,
         "name": score.name,
-        "score": round(score.score, 1),
+        "score": shown_score(score.score),  # as shown everywhere: rounded once
         "tier": score.tier,
         "segment": score.segment,
         "outlook": score.outlook,
         "outlook_reason": score.outlook_reason,
         "dimensions": [_dimension(d, detail) for d in score.dimensions],
-        "gtm": [{"key": g.key, "label": g.label, "score": round(g.score, 1)} for g in score.gtm],
+        "gtm": [{"key": g.key, "label": g.label, "score": shown_score(g.score)} for g in score.gtm],
         "momentum_30": score.momentum_30,
         "momentum_90": score.momentum_90,
         "as_of": score.as_of,
     }
     if detail:
         view["dormant_flags"] = [{"label": f.label, "evidence": list(f.evidence)[:3]} for f in score.dormant_flags]
+        # The call play (the strongest evidence first), as the call list shows it.
+        view["plays"] = [{"play": p.code, "label": p.label, "evidence": p.evidence[:1]} for p in score.plays]
+        view["recent_engagement"] = list(score.recent_engagement)
     return view
 
 

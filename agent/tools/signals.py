@@ -17,6 +17,7 @@ from agent.tools.base import (
     subject,
     thread_id,
 )
+from readiness.presentation import shown_score
 
 Dimension = Literal[
     "engagement", "revenue_potential", "market_alignment", "capability", "icp", "use_case", "sales_motion",
@@ -52,6 +53,6 @@ def record_readiness_signal(
         if not out.created:
             message = f"That {dimension.replace('_', ' ')} signal for {ref.name} was already recorded ({status})."
         if out.score is not None:
-            message += f" Readiness score now {out.score:.0f}/100 ({out.tier})."
+            message += f" Readiness score now {shown_score(out.score)}/100 ({out.tier})."
         return ok({"partner_id": ref.partner_id, "signal_id": out.id, "created": out.created, "status": out.status,
                    "message": message})

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "partnerpilot.cli.gtm",
     "partnerpilot.cli.chat",
     "partnerpilot.cli.up",
+    "partnerpilot.cli.keys",
 ]
 
 for _name in COMMAND_MODULES:

@@ -14,6 +14,7 @@ from readiness.errors import ReadinessError
 from readiness.gtm import Diagnosis, diagnose
 from readiness.nudges import nudges_due
 from readiness.plans import PlanView, claim_milestone, confirm_milestone, get_or_create_plan, plan_status
+from readiness.presentation import shown_score
 from readiness.signals import SignalIn, SignalOut, record_signal, review_signal, signal_history
 
 plan_app = typer.Typer(help="30/60/90-day activation plans.", no_args_is_help=True)
@@ -176,7 +177,7 @@ def signals_add(
         print_json(out)
         return
     state = "recorded" if out.created else "already recorded (same key)"
-    score = f"; score now {out.score:.1f} ({out.tier})" if out.score is not None else ""
+    score = f"; score now {shown_score(out.score)} ({out.tier})" if out.score is not None else ""
     console.print(f"signal #{out.id} {state}: {out.dimension} status {out.status}{score}")
 
 

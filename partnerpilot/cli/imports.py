@@ -16,9 +16,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from sqlalchemy import Engine, func, select
 
 from partnerpilot.cli.common import console, engine, err_console, fail, print_json
+from readiness.db import session_scope
 from readiness.importers import ImportReport, import_dataset, load_mapping
+from readiness.models import ScoreSnapshot
+from readiness.scoring.incremental import IncrementalReport
+from readiness.settings import get_settings
 
 SHOWN_QUARANTINE = 10
 _COLUMNS = ("inserted", "updated", "unchanged", "quarantined")
@@ -50,8 +55,11 @@ def import_command(
         None, "--mapping", help="Column mapping for CRM exports: salesforce, hubspot or a YAML file."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    rescore: bool = typer.Option(True, "--rescore/--no-rescore",
+                                 help="Re-score the partners the import changed (when scores for today are stored)."),
 ) -> None:
-    """Import a dataset; bad rows are quarantined with reasons, good rows are upserted in one transaction."""
+    """Import a dataset; bad rows are quarantined with reasons, good rows are upserted in one transaction; then
+    only the partners whose data changed are re-scored."""
     if not folder.exists():
         fail(f"folder not found: {folder}", 2)
     if not folder.is_dir():
@@ -74,19 +82,45 @@ def import_command(
             bar.update(tasks[label], completed=done)
 
         report = import_dataset(eng, folder, mapping=mapping, progress=progress)
+    rescored = _after_import(eng, report) if rescore and report.usable else None
     if as_json:
         print_json({
             "run_id": report.run_id,
             "files": {name: counts.model_dump() for name, counts in report.files.items()},
             "total": report.total.model_dump(),
             "quarantined": [e.model_dump() for e in report.quarantine],
+            "changed_partners": len(report.changed_partners),
+            "rescore": rescored.model_dump(mode="json") if rescored else None,
         })
     else:
         console.print(_table(report))
         _print_quarantine(report)
+        if rescored is not None:
+            console.print(f"rescored {rescored.rescored:,} partners as of {rescored.as_of} in {rescored.seconds} s "
+                          f"({rescored.mode}: {rescored.reason})")
     if not report.usable:
         reason = "no input files found" if not report.files else "every row was quarantined"
         fail(f"nothing usable was imported from {folder}: {reason}", 1)
+
+
+def _after_import(eng: Engine, report: ImportReport) -> IncrementalReport | None:
+    """A demo store's "today" moves to its newest data; scores stored for today are brought up to date for the
+    partners the import changed (readiness.scoring.incremental). Without stored scores for today nothing is
+    rescored here: the next call list or `partnerpilot rescore` scores everyone."""
+    from readiness.dates import newest_data_date
+    from readiness.scoring import clear_caches, rescore_changed
+
+    clear_caches()
+    settings = get_settings()
+    with session_scope(eng) as s:
+        demo = settings.demo_marker()
+        newest = newest_data_date(s) if demo is not None else None
+        if demo is not None and newest is not None and newest > demo.as_of:
+            settings.mark_demo_store(demo.dataset, newest)
+        as_of = settings.today()
+        if not s.scalar(select(func.count()).select_from(ScoreSnapshot).where(ScoreSnapshot.as_of == as_of)):
+            return None
+        return rescore_changed(s, as_of, report.changed_partners, baselines_may_move=report.moves_baselines)
 
 
 def register(app: typer.Typer) -> None:

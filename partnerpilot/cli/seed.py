@@ -13,6 +13,7 @@ from partnerpilot.cli.common import AS_OF_HELP, console, engine, fail, print_jso
 from readiness.models import Partner
 from readiness.seed import SeedSummary, generate_program, load_into_store, write_csv
 from readiness.seed.plan import parse_mix
+from readiness.settings import get_settings
 
 
 def seed(
@@ -58,6 +59,11 @@ def seed(
             bar.update(task, completed=done)
 
         summary = write_csv(program, out, progress) if out else load_into_store(engine(), program, progress)
+    settings = get_settings()
+    if out is None and engine().url.render_as_string(hide_password=False) == settings.resolved_database_url:
+        # Synthetic data stops on its as-of date: "today" for this store is that date (Settings.today). The marker
+        # lives under PARTNERPILOT_HOME, so only the store configured there is marked.
+        settings.mark_demo_store(f"synthetic program (seed {seed_value}, {partners} partners)", day)
     elapsed = time.perf_counter() - started
     if as_json:
         print_json({**summary.model_dump(), "seconds": round(elapsed, 2)})

@@ -111,8 +111,10 @@ class _Run:
             accepted.append(model.model_dump())
             if spec.name in self.known:
                 self.known[spec.name].add(key)
-        written = upsert(self.conn, spec.table, spec.key, accepted)
+        written = upsert(self.conn, spec.table, spec.key, accepted, self.report.changed_partners)
         counts.add(written)
+        if written.inserted or written.updated:
+            self.report.changed_tables.add(spec.table)
         self.tick(source, state)
 
     def _reference_problem(self, name: str, model: BaseModel) -> str | None:
@@ -120,7 +122,7 @@ class _Run:
             pam_id = getattr(model, "pam_id", None)
             if pam_id is not None and pam_id not in self.known["pams"]:
                 return f"pam_id: unknown PAM {pam_id!r}"
-        elif name in ("gtm_profiles", "opportunities"):
+        elif name in ("gtm_profiles", "opportunities", "partner_attributes"):
             partner_id = getattr(model, "partner_id", None)
             if partner_id not in self.known["partners"]:
                 return f"partner_id: unknown partner {partner_id!r}"
@@ -159,12 +161,14 @@ class _Run:
                 self.tick(source, state)
         self._write_activity(source, writer, batch, numbers, counts)
         self.tick(source, state)
+        if counts.inserted:
+            self.report.changed_tables.add(source.spec.table)
 
     def _write_activity(
         self, source: SourceFile, writer: ActivityWriter, batch: list[ActivityTuple], numbers: list[int],
         counts: FileCounts,
     ) -> None:
-        for number, reason in writer.write(batch, numbers, counts):
+        for number, reason in writer.write(batch, numbers, counts, self.report.changed_partners):
             self.quarantine(source, number, reason, None)
 
 
@@ -180,7 +184,8 @@ def import_dataset(
 ) -> ImportReport:
     """Import a folder of canonical CSV / JSON Lines files (or CRM exports through `mapping`) in one transaction.
 
-    Files are imported in dependency order (PAMs, partners, GTM profiles, opportunities, activity). Refused
+    Files are imported in dependency order (PAMs, partners, GTM profiles, dated partner attributes, opportunities,
+    activity). Refused
     rows are stored in `quarantined_rows` under the report's `run_id`. Any exception leaves the store as it was.
     """
     folder = Path(path)

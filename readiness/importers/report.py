@@ -38,6 +38,16 @@ class ImportReport(BaseModel):
     total: FileCounts = Field(default_factory=FileCounts)
     quarantine: list[QuarantineEntry] = Field(default_factory=list)
     quarantine_truncated: bool = False
+    # Partners whose rows this import inserted or changed: what an incremental rescore re-scores. Not in dumps (an
+    # initial import touches every partner).
+    changed_partners: set[str] = Field(default_factory=set, exclude=True)
+    changed_tables: set[str] = Field(default_factory=set, exclude=True)  # tables the import inserted or updated rows in
+
+    @property
+    def moves_baselines(self) -> bool:
+        """Whether partner or opportunity rows changed: the inputs of the program baselines scoring compares
+        partners against (an import of activity or attributes alone leaves them as they were)."""
+        return bool(self.changed_tables & {"partners", "opportunities"})
 
     @property
     def usable(self) -> bool:

@@ -12,7 +12,15 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+)
 
 ACTIVITY_KINDS = frozenset({
     "portal_login", "onboarding_started", "training_completed", "certification_earned", "event_attended",
@@ -241,6 +249,37 @@ class OpportunityRow(BaseModel):
     employee_band: Annotated[str | None, _text(40)]
 
 
+# Attributes that change over time and may come with dated values (partner_attributes.csv).
+NUMERIC_ATTRIBUTES = ("employee_count", "customer_overlap_accounts")
+TEXT_ATTRIBUTES = ("competitive_conflict", "icp_statement", "use_cases", "positioning", "sales_motion")
+DATED_ATTRIBUTES = NUMERIC_ATTRIBUTES + TEXT_ATTRIBUTES
+
+
+class PartnerAttributeRow(BaseModel):
+    """A dated value of a partner attribute: in effect from `valid_from` until the next dated value. An empty value
+    clears it (a competitive conflict that ended); counts must be whole numbers >= 0."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    partner_id: Id
+    attribute: Annotated[str, _choice(DATED_ATTRIBUTES, needed=True)]
+    valid_from: Annotated[date, BeforeValidator(lambda v: required(parse_date(v)))]
+    value: LongText
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _value_fits_attribute(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Counts are stored as plain whole numbers ("0042" -> "42"); text as given."""
+        if info.data.get("attribute") not in NUMERIC_ATTRIBUTES or value is None:
+            return value
+        count = _non_negative(parse_integer(value))
+        return None if count is None else str(count)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def entry_id(self) -> str:
+        return f"{self.partner_id}|{self.attribute}|{self.valid_from.isoformat()}"
+
+
 def _timestamp(v: Any) -> datetime:
     return parse_timestamp(required(parse_text(v, 64)))
 
@@ -290,6 +329,9 @@ FILES: tuple[FileSpec, ...] = (
              columns=tuple(PartnerRow.model_fields), required=("partner_id", "name", "type")),
     FileSpec(name="gtm_profiles", table="gtm_profiles", key="partner_id", row_model=GTMProfileRow,
              columns=tuple(GTMProfileRow.model_fields), required=("partner_id",)),
+    FileSpec(name="partner_attributes", table="partner_attribute_history", key="entry_id",
+             row_model=PartnerAttributeRow, columns=tuple(PartnerAttributeRow.model_fields),
+             required=("partner_id", "attribute", "valid_from")),
     FileSpec(name="opportunities", table="opportunities", key="opportunity_id", row_model=OpportunityRow,
              columns=tuple(OpportunityRow.model_fields),
              required=("opportunity_id", "partner_id", "stage", "attribution")),

@@ -58,8 +58,10 @@ def existing_ids(conn: Connection, table_name: str, key: str) -> set[str]:
     return set(conn.execute(select(t.c[key])).scalars())
 
 
-def upsert(conn: Connection, table_name: str, key: str, rows: Sequence[dict[str, Any]]) -> FileCounts:
-    """Insert new ids, update ids whose content differs, leave identical rows alone."""
+def upsert(conn: Connection, table_name: str, key: str, rows: Sequence[dict[str, Any]],
+           touched: set[str] | None = None) -> FileCounts:
+    """Insert new ids, update ids whose content differs, leave identical rows alone. `touched` collects the
+    partner ids whose data this changed (for the incremental rescore after an import)."""
     t = table(table_name)
     counts = FileCounts()
     if not rows:
@@ -72,6 +74,9 @@ def upsert(conn: Connection, table_name: str, key: str, rows: Sequence[dict[str,
             stored[rec[key]] = dict(rec)
     new = [r for r in rows if r[key] not in stored]
     changed = [r for r in rows if r[key] in stored and stored[r[key]] != r]
+    if touched is not None and "partner_id" in columns:
+        touched.update(r["partner_id"] for r in new + changed)
+        touched.update(stored[r[key]]["partner_id"] for r in changed)  # a row that moved to another partner
     if new:
         conn.execute(t.insert(), new)
     if changed:
@@ -135,9 +140,10 @@ class ActivityWriter:
             self.index_dropped = False
 
     def write(
-        self, rows: list[ActivityTuple], numbers: list[int], counts: FileCounts
+        self, rows: list[ActivityTuple], numbers: list[int], counts: FileCounts, touched: set[str] | None = None
     ) -> list[tuple[int, str]]:
-        """Insert a batch; return (row number, reason) of the rows refused as conflicts."""
+        """Insert a batch; return (row number, reason) of the rows refused as conflicts. `touched` collects the
+        partner ids of the events this batch inserted."""
         first: dict[str, int] = {}
         repeats: list[int] = []
         for i, r in enumerate(rows):
@@ -151,8 +157,12 @@ class ActivityWriter:
         counts.inserted += inserted
         refused: dict[str, str] = {}  # event_id -> reason
         quarantined: list[tuple[int, str]] = []
+        if touched is not None and inserted == len(unique):
+            touched.update(r[1] for r in unique)
         if inserted < len(unique):
             stored = self._stored([r[0] for r in unique])
+            if touched is not None:  # inserted by this run (now or earlier in it): the others were there before
+                touched.update(r[1] for r in unique if r[0] in stored and stored[r[0]][1])
             for i, r in enumerate(rows):
                 if i in repeat_set:
                     continue

@@ -6,16 +6,19 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 from sqlalchemy.orm import Session
 
-from readiness.scoring.config import ScoringConfig, load_config
-from readiness.scoring.dormant import CALLABLE_FLAGS
+from readiness.scoring.config import ScoringConfig, TierConfig, load_config
 from readiness.scoring.features import new_sourced_pipeline
-from readiness.scoring.schemas import BacktestReport
+from readiness.scoring.plays import DORMANT_PLAYS
+from readiness.scoring.schemas import BacktestReport, TierRow
+from readiness.scoring.segments import tier_labels
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    # Imported here: scikit-learn costs 0.9 s of CPU to import, and only backtests need it.
+    from sklearn.metrics import roc_auc_score
+
     if y.size == 0 or y.all() or not y.any():
         return None
     return round(float(roc_auc_score(y, s)), 4)
@@ -33,14 +36,11 @@ def backtest(session: Session, as_of: date, horizon_days: int = 90, config: Scor
     y_all = np.array([pid in outcome for pid in frame.ids], dtype=bool)
     y, s = y_all[in_program], frame.total[in_program]
     dormant = ~frame.active[in_program]
-    callable_ = np.zeros(frame.feats.n, dtype=bool)
-    for code in CALLABLE_FLAGS:
-        callable_ |= frame.flags[code]
-    callable_ &= np.array([o == "not_yet" for o in frame.outlook], dtype=bool) & in_program
+    callable_ = np.isin(frame.plays.primary, DORMANT_PLAYS) & in_program
     precision = None
     if callable_.any():
-        stake = revenue_at_stake_array(session, frame)
-        order = np.lexsort((-frame.total, -stake))
+        priority = frame.plays.priority(revenue_at_stake_array(session, frame))
+        order = np.lexsort((-frame.total, -priority))
         top = [j for j in order if callable_[j]][:k]
         precision = round(float(y_all[top].mean()), 4)
     lift = None
@@ -51,7 +51,21 @@ def backtest(session: Session, as_of: date, horizon_days: int = 90, config: Scor
     return BacktestReport(
         as_of=as_of, horizon_days=horizon_days, partners=int(y.size), positives=int(y.sum()),
         base_rate=round(float(y.mean()), 4) if y.size else 0.0, auc=_auc(y, s),
+        base_rate_dormant=round(float(y[dormant].mean()), 4) if dormant.any() else None,
         auc_dormant=_auc(y[dormant], s[dormant]),
         k=k, precision_at_k=precision, top_decile_lift=lift,
         weights={kk: d.weight for kk, d in cfg.dimensions.items()},
+        tiers=tier_table(s, y, cfg.tiers),
     )
+
+
+def tier_table(scores: np.ndarray, y: np.ndarray, tiers_cfg: TierConfig) -> list[TierRow]:
+    """Per tier: partners, how many went on to produce, the conversion rate and the share of all producers."""
+    labels = tier_labels(scores, tiers_cfg)
+    out = []
+    for name in ("Tier 1", "Tier 2", "Tier 3", "Tier 4"):
+        m = labels == name
+        n, pos = int(m.sum()), int(y[m].sum())
+        out.append(TierRow(tier=name, partners=n, positives=pos, conversion=round(pos / n, 4) if n else 0.0,
+                           share_of_positives=round(pos / max(1, int(y.sum())), 4)))
+    return out

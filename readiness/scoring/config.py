@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -72,6 +74,43 @@ class DormantConfig(_Strict):
     no_login_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
+class PlayConfig(_Strict):
+    """One call play. Its evidence strength (0-1) = weight x magnitude x recency, where magnitude = 1 - 2^(-amount
+    / half) (the play's evidence amount: deals, trainings, events, accounts) and recency = 2^(-age /
+    recency_half_life_days) (age of its newest evidence)."""
+
+    label: str
+    weight: float = Field(ge=0, le=1)
+    half: float = Field(gt=0)
+    recency_half_life_days: float = Field(gt=0)
+
+
+def _play(label: str, weight: float, half: float, days: float) -> PlayConfig:
+    return PlayConfig(label=label, weight=weight, half=half, recency_half_life_days=days)
+
+
+class PlaysConfig(_Strict):
+    reactivate: PlayConfig = Field(default_factory=lambda: _play("Reactivate: past deals gone quiet", 1.0, 1.5, 365))
+    first_deal: PlayConfig = Field(
+        default_factory=lambda: _play("Convert enablement into a first deal", 0.8, 1.5, 270))
+    event_to_registration: PlayConfig = Field(
+        default_factory=lambda: _play("Turn event interest into a registration", 0.6, 3, 120))
+    open_overlap: PlayConfig = Field(
+        default_factory=lambda: _play("Open the overlapping accounts (customer base aligned)", 0.9, 15, 180))
+    grow_to_sourcing: PlayConfig = Field(
+        default_factory=lambda: _play("Grow co-sell into sourcing", 1.0, 2, 180))
+    undated_recency: float = Field(0.5, ge=0, le=1, description="recency of evidence with no date")
+    co_sell_window_days: int = Field(365, gt=0)
+    engagement_kinds: list[str] = Field(default_factory=lambda: [
+        "ae_meeting", "joint_call", "co_sell_request", "demo_delivered", "workshop_delivered"])
+    engagement_damping: float = Field(0.9, ge=0, le=1)
+    engagement_half: float = Field(1.5, gt=0)
+
+    def dormant(self) -> dict[str, PlayConfig]:
+        return {"reactivate": self.reactivate, "first_deal": self.first_deal,
+                "event_to_registration": self.event_to_registration, "open_overlap": self.open_overlap}
+
+
 class SignalConfig(_Strict):
     blend: float = Field(0.35, ge=0, le=1)
     levels: dict[str, float] = Field(default_factory=lambda: {"low": 25, "medium": 55, "high": 85})
@@ -98,17 +137,27 @@ class RevenueConfig(_Strict):
     fallback_logistic: LogisticConfig = Field(default_factory=LogisticConfig)
 
 
+class IncrementalConfig(_Strict):
+    # After an import only partners whose data changed are rescored, unless the program's rates (the baselines
+    # behind segment, specialization and deal-size fit) moved far enough to change someone else's score by this
+    # many points: then every partner whose stored score is that close to a tier or ready threshold is rescored too.
+    tolerance_points: float = Field(0.5, gt=0)
+
+
 class ScoringConfig(_Strict):
     half_life_days: float = Field(90, gt=0)
+    saturation: Literal["exponential", "hyperbolic"] = "exponential"
     conflict_cap: float = Field(20, ge=0, le=100)
     dimensions: dict[str, DimensionConfig]
     tiers: TierConfig = Field(default_factory=TierConfig)
     segments: SegmentConfig = Field(default_factory=SegmentConfig)
     outlook: OutlookConfig = Field(default_factory=OutlookConfig)
     dormant: DormantConfig = Field(default_factory=DormantConfig)
+    plays: PlaysConfig = Field(default_factory=PlaysConfig)
     signals: SignalConfig = Field(default_factory=SignalConfig)
     gtm: GTMConfig = Field(default_factory=GTMConfig)
     revenue: RevenueConfig = Field(default_factory=RevenueConfig)
+    incremental: IncrementalConfig = Field(default_factory=IncrementalConfig)
 
     @field_validator("dimensions")
     @classmethod
@@ -129,6 +178,10 @@ class ScoringConfig(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """Stable across processes (unlike hash()): what stored program state is keyed by."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
 
 
 def _config_path(path: str | Path | None) -> Path:

@@ -20,8 +20,12 @@ TOUCHPOINT_KINDS = (
 USE_KINDS = ("deal_registered", "co_sell_request", "demo_delivered", "workshop_delivered", "content_shared")
 
 
-def saturate(x: np.ndarray, half: float) -> np.ndarray:
+def saturate(x: np.ndarray, half: float, curve: str = "hyperbolic") -> np.ndarray:
+    """0-1, half-saturated at `half`. Exponential (1 - 2^(-x/half)) reaches 0.9 at 3.3 x half, so the top of a
+    program gets near 1; hyperbolic (x / (x + half)) needs 9 x half for 0.9, which capped dimensions near 70-80."""
     x = np.clip(np.nan_to_num(x, nan=0.0), 0.0, None)
+    if curve == "exponential":
+        return 1.0 - np.exp2(-x / half)
     return x / (x + half)
 
 
@@ -32,10 +36,16 @@ def _dsum(f: Features, kinds: tuple[str, ...], weights: tuple[float, ...] | None
     return out
 
 
+def shared_accounts(f: Features) -> np.ndarray:
+    """Customer accounts shared with the vendor's targets: the larger of the partner record (as of the date) and
+    the largest count a detection reported."""
+    return np.maximum(np.nan_to_num(f.overlap_accounts, nan=0.0), f.kinds["customer_overlap_detected"].max_value)
+
+
 def overlap_amount(f: Features) -> np.ndarray:
-    accounts = np.nan_to_num(f.overlap_accounts, nan=0.0)
-    det = f.kinds["customer_overlap_detected"]
-    return np.maximum(accounts, det.max_value) + 5.0 * np.minimum(det.count, 3)
+    """The overlap sub-signal's amount: shared accounts, plus 5 per detection (up to 3): repeated detections
+    confirm a customer base that keeps aligning."""
+    return shared_accounts(f) + 5.0 * np.minimum(f.kinds["customer_overlap_detected"].count, 3)
 
 
 def training_applied(f: Features) -> np.ndarray:
@@ -129,7 +139,7 @@ def compute_dimensions(f: Features, p: Priors, cfg: ScoringConfig) -> DimensionA
             if fn is None:
                 raise KeyError(f"unknown sub-signal {dim}.{key} in the scoring config")
             raw = fn(f, p)
-            v = saturate(raw, scfg.half)
+            v = saturate(raw, scfg.half, cfg.saturation)
             raws[dim][key], values[dim][key] = raw, v
             score += 100.0 * scfg.weight / total_w * v
         scores[dim] = score
@@ -148,13 +158,29 @@ def _d(day: float) -> str:
     return from_day(int(day)).isoformat() if day > NEVER else "never"
 
 
+def dating(f: Features, i: int, attribute: str) -> str:
+    """How old an attribute value is: the date it took effect (dated history), or that only a current value
+    exists (then a score of the past uses today's value)."""
+    dated = f.dated.get(attribute)
+    if dated is None or not dated[i]:
+        return "current value only"
+    since = f.since[attribute][i]
+    return f"as of {_d(since)}" if since > NEVER else f"unknown on {f.as_of.isoformat()}"
+
+
 def overlap_evidence(f: Features, i: int) -> str:
     """The overlap the score uses: the larger of the partner record and the latest detection's count."""
     acc, det = f.overlap_accounts[i], f.kinds["customer_overlap_detected"].max_value[i]
     record = "unknown" if np.isnan(acc) else f"{int(acc)}"
+    when = dating(f, i, "customer_overlap_accounts")
     if det > (0 if np.isnan(acc) else acc):
-        return f"{int(det)} shared target accounts detected (partner record: {record})"
-    return f"{record} customer accounts overlap the vendor's targets"
+        return f"{int(det)} shared target accounts detected (partner record: {record}, {when})"
+    return f"{record} customer accounts overlap the vendor's targets ({when})"
+
+
+def employees_evidence(f: Features, i: int) -> str:
+    emp = f.employees[i]
+    return f"{'unknown' if np.isnan(emp) else int(emp)} employees ({dating(f, i, 'employee_count')})"
 
 
 def kind_evidence(f: Features, i: int, kind: str) -> str | None:
@@ -204,8 +230,7 @@ def evidence(f: Features, p: Priors, i: int, dim: str, key: str) -> list[str]:
     if key == "deal_history":
         return _opps(f, i)
     if key == "deal_size_capacity":
-        emp = f.employees[i]
-        out = [f"{'unknown' if np.isnan(emp) else int(emp)} employees"]
+        out = [employees_evidence(f, i)]
         if f.sourced.count[i] > 0:
             out.append(f"average sourced deal {f.sourced.amount[i] / f.sourced.count[i]:,.0f}"
                        + (f" vs program {p.deal_size_program:,.0f}" if p.deal_size_program else ""))
@@ -225,8 +250,7 @@ def evidence(f: Features, p: Priors, i: int, dim: str, key: str) -> list[str]:
     if key == "technical_competence":
         return _kinds(f, i, ("certification_earned",), "no certification")
     if key == "sales_resources":
-        emp = f.employees[i]
-        return [f"{'unknown' if np.isnan(emp) else int(emp)} employees"]
+        return [employees_evidence(f, i)]
     if key == "market_credibility":
         return _kinds(f, i, ("case_study_published", "demo_delivered", "workshop_delivered"),
                       "no case study, demo or workshop delivered")

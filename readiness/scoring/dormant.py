@@ -8,17 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from readiness.scoring.config import ScoringConfig
-from readiness.scoring.dimensions import kind_evidence, overlap_amount, overlap_evidence
+from readiness.scoring.dimensions import kind_evidence, overlap_evidence, shared_accounts
 from readiness.scoring.features import NEVER, Features, from_day
 from readiness.scoring.schemas import DormantFlag
 
-ENGAGED_KINDS = ("event_attended", "content_downloaded", "content_shared", "deal_registered", "co_sell_request",
-                 "ae_meeting", "joint_call", "demo_delivered", "workshop_delivered")
 LABELS = {
     "deals_gone_quiet": "Past deal registrations gone quiet",
     "trained_never_sold": "Trained or certified but never sold",
     "events_no_deals": "Attends events but never registers deals",
-    "overlap_inactive": "Customer base aligned (overlap) but inactive",
+    "overlap_inactive": "Customer base aligned (overlap) but no recent deal",
     "influenced_only": "Co-sells on vendor deals but never sources",
 }
 CALLABLE_FLAGS = tuple(LABELS)  # no-login flags alone do not make a partner worth a call
@@ -32,12 +30,11 @@ def flag_arrays(f: Features, active: np.ndarray, cfg: ScoringConfig) -> dict[str
     last_deal = np.maximum(f.sourced.last, k["deal_registered"].last)
     enabled_first = np.minimum(np.where(k["training_completed"].count > 0, k["training_completed"].first, np.inf),
                                np.where(k["certification_earned"].count > 0, k["certification_earned"].first, np.inf))
-    engaged90 = sum(k[x].n90 for x in ENGAGED_KINDS)
     flags = {
         "deals_gone_quiet": dormant & (last_deal > NEVER) & (f.as_of_day - last_deal > d.quiet_days),
         "trained_never_sold": dormant & never_sold & (enabled_first <= f.as_of_day - d.never_sold_min_days),
         "events_no_deals": dormant & never_sold & (k["event_attended"].count >= d.events_min),
-        "overlap_inactive": dormant & (overlap_amount(f) >= d.overlap_min_accounts) & (engaged90 == 0),
+        "overlap_inactive": dormant & (shared_accounts(f) >= d.overlap_min_accounts),
         "influenced_only": dormant & (f.sourced.count == 0) & (f.influenced.count > 0),
     }
     last_login = k["portal_login"].last
@@ -75,7 +72,7 @@ def _evidence(f: Features, i: int, code: str) -> list[str]:
     elif code in ("trained_never_sold", "events_no_deals"):
         ev.append("0 sourced opportunities, 0 deal_registered")
     elif code == "overlap_inactive":
-        ev.insert(0, f"{overlap_evidence(f, i)}; no deal, meeting, event or content in the last 90 days")
+        ev.insert(0, overlap_evidence(f, i))
     elif code == "influenced_only":
         ev.insert(0, f"{int(f.influenced.count[i])} influenced opportunities, 0 sourced")
     elif code.startswith("no_login_"):

@@ -10,15 +10,17 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Text, and_, case, func, select, type_coerce
+from sqlalchemy import Text, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from readiness.models import GTMProfile, Opportunity, Partner
 from readiness.scoring import activity
-from readiness.scoring.rawsql import fetch_rows
+from readiness.scoring.history import History, apply_history, profiles_as_of, values_as_of
+from readiness.scoring.rawsql import compile_query, dbapi_connection, fetch_rows, ids_params, in_ids, run_query
 from readiness.settings import get_settings
 
 EPOCH = date(1970, 1, 1)
@@ -51,16 +53,22 @@ def _iso_day(text: str) -> int:
     return to_day(date.fromisoformat(text[:10]))
 
 
+_DAYS: dict[object, int] = {None: NEVER}
+
+
 def as_day(v: object) -> int:
     """A date, or SQLite's ISO text for one, as a day number (NEVER when missing); a program has a few thousand
-    distinct dates, so text is parsed once per value."""
-    if v is None:
+    distinct dates, so each is converted once and then found in a dict (a whole program converts 150,000)."""
+    try:
+        return _DAYS[v]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: not a date
         return NEVER
-    if isinstance(v, str):
-        return _iso_day(v)
-    if isinstance(v, date):
-        return to_day(v)
-    return NEVER
+    day = _iso_day(v) if isinstance(v, str) else to_day(v) if isinstance(v, date) else NEVER
+    if len(_DAYS) < 100_000:
+        _DAYS[v] = day
+    return day
 
 
 @dataclass
@@ -86,6 +94,11 @@ class OppStats:
     won: np.ndarray
     won_amount: np.ndarray
     won365: np.ndarray
+    n90: np.ndarray  # created within the last 90 days (recent engagement)
+    co_sell: np.ndarray  # created within the co-sell window (plays.co_sell_window_days)
+    open_amount: np.ndarray  # amount of opportunities not closed yet
+    won_sized: np.ndarray  # closed-won with an amount (the program's typical deal size counts only those)
+
 
 
 @dataclass
@@ -96,7 +109,7 @@ class Features:
     pam_ids: list[str | None]
     types: list[str]
     regions: list[str | None]
-    specializations: list[list[str]]
+    specializations: list[tuple[str, ...]]
     joined: np.ndarray  # day or NEVER
     employees: np.ndarray  # nan when unknown
     overlap_accounts: np.ndarray  # nan when unknown
@@ -105,6 +118,11 @@ class Features:
     sourced: OppStats
     influenced: OppStats
     gtm_profiles: dict[str, GTMProfile] = field(default_factory=dict)
+    # Per dated attribute: whether the value in effect comes from dated history (False: only the current value
+    # from partners.csv exists) and the day it took effect (NEVER when undated).
+    dated: dict[str, np.ndarray] = field(default_factory=dict)
+    since: dict[str, np.ndarray] = field(default_factory=dict)
+    profiles_loaded: bool = False  # GTM profile texts were read for this scope (see load_features)
 
     @property
     def n(self) -> int:
@@ -128,13 +146,13 @@ def _json_list(raw: str) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else ()
 
 
-def spec_list(raw: object) -> list[str]:
+def spec_list(raw: object) -> tuple[str, ...]:
     """Specializations from the JSON column; parsed once per distinct value (programs reuse a few combinations)."""
     if raw is None:
-        return []
+        return ()
     if isinstance(raw, str):
-        return list(_json_list(raw))
-    return list(raw) if isinstance(raw, list | tuple) else []
+        return _json_list(raw)
+    return tuple(raw) if isinstance(raw, list | tuple) else ()
 
 
 def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
@@ -149,44 +167,99 @@ def _partners(session: Session, partner_ids: list[str] | None) -> list[Any]:
         return fetch_rows(session, stmt)
     if len(partner_ids) <= MAX_PROFILES:
         return list(session.connection().execute(stmt.where(Partner.partner_id.in_(partner_ids))).all())
+    if len(partner_ids) <= MAX_IN_LIST:  # an incremental rescore: seek each partner, rows raw
+        dialect = session.get_bind().dialect.name
+        return run_query(dbapi_connection(session), compile_query(
+            session, stmt.where(in_ids(Partner.partner_id, dialect)), ids_params(partner_ids, dialect)))
     wanted = set(partner_ids)
     return [r for r in fetch_rows(session, stmt) if r[0] in wanted]
 
 
-def load_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
-                  active_window_days: int, with_profiles: bool = True, all_profiles: bool = False) -> Features:
+class FeatureLoad:
+    """Reading features as of a date in two steps, so a whole-program rescore can do other reads (program
+    baselines, readiness signals) while worker processes aggregate the activity table: `start_features` starts the
+    workers, `finish` reads partners, history and opportunities here, then collects the activity."""
+
+    def __init__(self, session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
+                 active_window_days: int, with_profiles: bool, all_profiles: bool, co_sell_window_days: int) -> None:
+        self.session, self.as_of, self.partner_ids = session, as_of, partner_ids
+        self.half_life, self.window, self.co_sell_window = half_life_days, active_window_days, co_sell_window_days
+        self.with_profiles, self.all_profiles = with_profiles, all_profiles
+        self.ids: list[str] | None = None
+        self.pending: activity.PendingActivity | None = None
+        if partner_ids is None or len(partner_ids) > MAX_IN_LIST:
+            activity.big_read_settings(session)
+        if partner_ids is None or len(partner_ids) >= activity.SHARD_MIN_IDS:
+            everyone = [r[0] for r in fetch_rows(session, select(Partner.partner_id).order_by(Partner.partner_id))]
+            wanted = None if partner_ids is None else set(partner_ids)
+            self.ids = everyone if wanted is None else [pid for pid in everyone if pid in wanted]
+            in_list = partner_ids is not None and len(self.ids) <= MAX_IN_LIST
+            self.pending = activity.start(session, self.ids, to_day(as_of), half_life_days, KINDS, in_list,
+                                          get_settings().scoring_workers)
+
+    def __enter__(self) -> FeatureLoad:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pending is not None:
+            self.pending.close()
+
+    def finish(self) -> Features:
+        session, as_of, partner_ids = self.session, self.as_of, self.partner_ids
+        rows = _partners(session, partner_ids)
+        if self.ids is not None and len(rows) != len(self.ids):  # partners added (or gone) since the ids were read
+            known = set(self.ids)
+            rows = [r for r in rows if r[0] in known]
+            if len(rows) != len(self.ids) and self.pending is not None:  # positions no longer line up: read here
+                self.pending.close()
+                self.pending = None
+        n = len(rows)
+        ids = [r[0] for r in rows]
+        idx = {pid: i for i, pid in enumerate(ids)}
+        feats = Features(
+            as_of=as_of, ids=ids, names=[r[1] for r in rows], pam_ids=[r[2] for r in rows],
+            types=[r[3] for r in rows], regions=[r[4] for r in rows],
+            specializations=list(map(spec_list, map(itemgetter(5), rows))),
+            joined=np.fromiter(map(as_day, map(itemgetter(6), rows)), dtype=float, count=n),
+            employees=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float),
+            overlap_accounts=np.array([np.nan if r[8] is None else r[8] for r in rows], dtype=float),
+            conflict=[(r[9] or "").strip() or None for r in rows],
+            kinds={}, sourced=_empty_opps(n), influenced=_empty_opps(n),
+        )
+        history = values_as_of(session, as_of, partner_ids) if n else History()
+        apply_history(feats, history)
+        _load_opportunities(session, feats, idx, as_of, self.window, partner_ids, self.co_sell_window)
+        if self.with_profiles and n and (n <= MAX_PROFILES or self.all_profiles):
+            feats.gtm_profiles = profiles_as_of(session, ids if n <= MAX_PROFILES else None, idx, as_of, history)
+            feats.profiles_loaded = True
+        pending, self.pending = self.pending, None
+        _load_activity(session, feats, to_day(as_of), self.half_life, partner_ids, pending)
+        return feats
+
+
+def start_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
+                   active_window_days: int, with_profiles: bool = True, all_profiles: bool = False,
+                   co_sell_window_days: int = 365) -> FeatureLoad:
     """`with_profiles`: load GTM profile texts for a small scope; `all_profiles`: for any scope (slow on a big
     program: needed only when GTM counts in the total, so that a full rescore and a chat agree)."""
-    rows = _partners(session, partner_ids)
-    n = len(rows)
-    ids = [r[0] for r in rows]
-    idx = {pid: i for i, pid in enumerate(ids)}
-    as_of_day = to_day(as_of)
-    feats = Features(
-        as_of=as_of, ids=ids, names=[r[1] for r in rows], pam_ids=[r[2] for r in rows], types=[r[3] for r in rows],
-        regions=[r[4] for r in rows], specializations=[spec_list(r[5]) for r in rows],
-        joined=np.array([as_day(r[6]) for r in rows], dtype=float),
-        employees=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=float),
-        overlap_accounts=np.array([np.nan if r[8] is None else r[8] for r in rows], dtype=float),
-        conflict=[(r[9] or "").strip() or None for r in rows],
-        kinds={}, sourced=_empty_opps(n), influenced=_empty_opps(n),
-    )
-    _load_activity(session, feats, as_of_day, half_life_days, partner_ids)
-    _load_opportunities(session, feats, idx, as_of, active_window_days, partner_ids)
-    if with_profiles and n and (n <= MAX_PROFILES or all_profiles):
-        stmt = select(GTMProfile)
-        if n <= MAX_PROFILES:
-            stmt = stmt.where(GTMProfile.partner_id.in_(ids))
-        feats.gtm_profiles = {p.partner_id: p for p in session.scalars(stmt) if p.partner_id in idx}
-    return feats
+    return FeatureLoad(session, as_of, partner_ids, half_life_days, active_window_days, with_profiles, all_profiles,
+                       co_sell_window_days)
+
+
+def load_features(session: Session, as_of: date, partner_ids: list[str] | None, half_life_days: float,
+                  active_window_days: int, with_profiles: bool = True, all_profiles: bool = False,
+                  co_sell_window_days: int = 365) -> Features:
+    with start_features(session, as_of, partner_ids, half_life_days, active_window_days, with_profiles,
+                        all_profiles, co_sell_window_days) as load:
+        return load.finish()
 
 
 def _empty_opps(n: int) -> OppStats:
-    return OppStats(*(_zeros(n) for _ in range(3)), *(_zeros(n) for _ in range(5)))
+    return OppStats(*(_zeros(n) for _ in range(12)))
 
 
 def _load_activity(session: Session, feats: Features, as_of_day: int, half_life: float,
-                   partner_ids: list[str] | None) -> None:
+                   partner_ids: list[str] | None, pending: activity.PendingActivity | None = None) -> None:
     n = feats.n
     # One 2-D array per statistic (kind x partner); each KindStats holds row views into them.
     stats = {name: np.zeros((len(KINDS), n)) for name in ("count", "decayed", "n90", "prev90", "max_value")}
@@ -196,8 +269,11 @@ def _load_activity(session: Session, feats: Features, as_of_day: int, half_life:
     if not n:
         return
     in_list = partner_ids is not None and len(partner_ids) <= MAX_IN_LIST
-    rows = activity.aggregate(session, feats.ids, as_of_day, half_life, KINDS, in_list,
-                              get_settings().scoring_workers)
+    if pending is not None:
+        rows = pending.result()
+    else:
+        rows = activity.aggregate(session, feats.ids, as_of_day, half_life, KINDS, in_list,
+                                  get_settings().scoring_workers)
     for c, name in enumerate(activity.STATS):
         stats[name][rows.kind, rows.pos] = rows.values[:, c]
     # The overlap size an event reports (its value) is the only event value scoring reads.
@@ -205,10 +281,12 @@ def _load_activity(session: Session, feats: Features, as_of_day: int, half_life:
 
 
 def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], as_of: date, window: int,
-                        partner_ids: list[str] | None) -> None:
+                        partner_ids: list[str] | None, co_sell_window: int = 365) -> None:
     if not feats.n:
         return
     won = and_(Opportunity.stage == "closed_won", Opportunity.close_date <= as_of)
+    # Open on as_of: not closed, or closed only after as_of (the stage is the CRM's current one).
+    still_open = or_(Opportunity.stage.not_in(("closed_won", "closed_lost")), Opportunity.close_date > as_of)
     amount = func.coalesce(Opportunity.amount, 0.0)
     stmt = (
         select(
@@ -219,20 +297,28 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
             func.sum(case((won, 1), else_=0)),
             func.sum(case((won, amount), else_=0.0)),
             func.sum(case((and_(won, Opportunity.close_date > as_of - timedelta(days=365)), 1), else_=0)),
+            func.sum(case((Opportunity.created_on > as_of - timedelta(days=90), 1), else_=0)),
+            func.sum(case((Opportunity.created_on > as_of - timedelta(days=co_sell_window), 1), else_=0)),
+            func.sum(case((still_open, amount), else_=0.0)),
+            func.sum(case((and_(won, Opportunity.amount.is_not(None)), 1), else_=0)),
         )
         .where(Opportunity.created_on <= as_of, Opportunity.attribution.in_(("sourced", "influenced")))
         .group_by(Opportunity.partner_id, Opportunity.attribution)
     )
     if partner_ids is not None and len(partner_ids) <= MAX_IN_LIST:
-        stmt = stmt.where(Opportunity.partner_id.in_(feats.ids))
-    rows = session.connection().execute(stmt).all()
-    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365 in rows:
+        dialect = session.get_bind().dialect.name
+        rows = session.connection().execute(stmt.where(in_ids(Opportunity.partner_id, dialect)),
+                                            ids_params(feats.ids, dialect)).all()
+    else:  # a whole program: raw rows (dates as the driver returns them, converted once per distinct value)
+        rows = fetch_rows(session, stmt)
+    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365, n90, co_sell, open_amt, sized in rows:
         i = idx.get(pid)
         if i is None:
             continue
         o = feats.sourced if attribution == "sourced" else feats.influenced
         o.count[i], o.amount[i], o.last[i], o.recent[i] = cnt, amt or 0.0, as_day(last), recent or 0
         o.n365[i], o.won[i], o.won_amount[i], o.won365[i] = n365 or 0, nwon or 0, won_amt or 0.0, won365 or 0
+        o.n90[i], o.co_sell[i], o.open_amount[i], o.won_sized[i] = n90 or 0, co_sell or 0, open_amt or 0.0, sized or 0
     feats.sourced.last[feats.sourced.count == 0] = NEVER
     feats.influenced.last[feats.influenced.count == 0] = NEVER
 

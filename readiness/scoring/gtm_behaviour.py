@@ -36,6 +36,11 @@ def register_gtm_text_scorer(fn: GTMTextScorer | None) -> None:
         _registry.append(fn)
 
 
+def has_text_scorer(cfg: ScoringConfig) -> bool:
+    """Whether a text scorer is installed or configured (without importing it)."""
+    return bool(_registry or cfg.gtm.text_scorer)
+
+
 def text_scorer(cfg: ScoringConfig) -> GTMTextScorer | None:
     if _registry:
         return _registry[0]

@@ -19,7 +19,7 @@ from sqlalchemy import Text, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from readiness.models import Opportunity, Partner
-from readiness.scoring.features import as_day, spec_list, to_day
+from readiness.scoring.features import Features, as_day, spec_list, to_day
 from readiness.scoring.rawsql import fetch_rows
 
 # No fingerprint query: counting a large table on every single-partner rescore would cost more than the
@@ -46,18 +46,33 @@ class Priors:
             return 1.0
         return table.get(key or "", self.base_rate) / self.base_rate
 
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "as_of": self.as_of.isoformat()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Priors:
+        return cls(**{**raw, "as_of": date.fromisoformat(raw["as_of"])})
+
 
 _cache: dict[tuple[str, date, int], tuple[float, Priors]] = {}
 
 
+def cached_priors(session: Session, as_of: date, active_window_days: int) -> Priors | None:
+    hit = _cache.get((str(session.get_bind().url), as_of, active_window_days))
+    return hit[1] if hit and time.monotonic() - hit[0] < CACHE_TTL_S else None
+
+
 def program_priors(session: Session, as_of: date, active_window_days: int) -> Priors:
-    key = (str(session.get_bind().url), as_of, active_window_days)
-    hit = _cache.get(key)
-    if hit and time.monotonic() - hit[0] < CACHE_TTL_S:
-        return hit[1]
-    priors = _compute(session, as_of, active_window_days)
-    _cache[key] = (time.monotonic(), priors)
+    priors = cached_priors(session, as_of, active_window_days)
+    if priors is None:
+        priors = _compute(session, as_of, active_window_days)
+        remember(session, as_of, active_window_days, priors)
     return priors
+
+
+def remember(session: Session, as_of: date, active_window_days: int, priors: Priors) -> None:
+    """Use these baselines for this store and date (an incremental rescore installs the stored ones)."""
+    _cache[(str(session.get_bind().url), as_of, active_window_days)] = (time.monotonic(), priors)
 
 
 def clear_cache() -> None:
@@ -68,13 +83,35 @@ def _smoothed(prod: Counter[str], total: Counter[str], base: float) -> dict[str,
     return {k: (prod.get(k, 0) + SMOOTHING * base) / (n + SMOOTHING) for k, n in total.items()}
 
 
-def _spec_counts(rows: list[Any]) -> Counter[str]:
-    """Partners per specialization, counted per distinct stored list first (a program reuses a few hundred)."""
+def _spec_counts(lists: Counter[Any]) -> Counter[str]:
+    """Partners per specialization, from partners per distinct stored list (a program reuses a few hundred)."""
     out: Counter[str] = Counter()
-    for raw, n in Counter(r[3] if isinstance(r[3], str | None) else json.dumps(r[3]) for r in rows).items():
+    for raw, n in lists.items():
         for spec in spec_list(raw):
             out[spec] += n
     return out
+
+
+def _assemble(as_of: date, members: list[tuple[str, str, Any]], producers: list[tuple[str, str, Any]],
+              active_won: list[float], sizes: list[tuple[str, float, int]]) -> Priors:
+    """Baselines from the program's members and producers as (type, region, specializations) triples, the
+    closed-won counts of the last year of the active producers, and (type, summed amount, deals) of closed-won
+    sourced deals with an amount. Counters over columns (C loops): 100,000 partners in a tenth of a second."""
+    tot_t, prod_t = Counter(m[0] for m in members), Counter(p[0] for p in producers)
+    tot_r, prod_r = Counter(m[1] or "" for m in members), Counter(p[1] or "" for p in producers)
+    tot_s = _spec_counts(Counter(m[2] for m in members))
+    prod_s = _spec_counts(Counter(p[2] for p in producers))
+    n, n_prod = len(members), len(producers)
+    base = n_prod / n if n else 0.0
+    won_total = int(sum(c for _, _, c in sizes))
+    program_size = (sum(float(a) for _, a, _ in sizes) / won_total) if won_total else None
+    return Priors(
+        as_of=as_of, base_rate=base, type_rate=_smoothed(prod_t, tot_t, base),
+        region_rate=_smoothed(prod_r, tot_r, base), spec_rate=_smoothed(prod_s, tot_s, base),
+        deal_size_by_type={t: float(a) / c for t, a, c in sizes if c >= 3},
+        deal_size_program=program_size, won_deals_total=won_total,
+        deals_per_year=float(np.mean(active_won)) if active_won else None, active_partners=len(active_won),
+    )
 
 
 def _compute(session: Session, as_of: date, window: int) -> Priors:
@@ -84,40 +121,49 @@ def _compute(session: Session, as_of: date, window: int) -> Priors:
             Opportunity.partner_id, func.max(Opportunity.created_on),
             func.sum(case((and_(won, Opportunity.close_date > as_of - timedelta(days=365)), 1), else_=0)),
         )
+        .join(Partner, Partner.partner_id == Opportunity.partner_id)
         .where(Opportunity.attribution == "sourced", Opportunity.created_on <= as_of)
         .group_by(Opportunity.partner_id)
+        .order_by(Opportunity.partner_id)
     ).all()
     producers = {r[0] for r in per_partner}
-    cutoff = as_of - timedelta(days=window)
-    active_won = [
-        float(r[2] or 0) for r in per_partner
-        if r[1] is not None and (r[1] if isinstance(r[1], date) else date.fromisoformat(str(r[1])[:10])) > cutoff
-    ]
+    cutoff = to_day(as_of - timedelta(days=window))
+    active_won = [float(r[2] or 0) for r in per_partner if r[1] is not None and as_day(r[1]) > cutoff]
     rows = fetch_rows(session, select(Partner.partner_id, Partner.type, Partner.region,
                                       type_coerce(Partner.specializations, Text), Partner.joined_on))
-    # Counters over columns (C loops): 100,000 partners in a tenth of a second. Partners who had not joined yet
-    # on as_of are not in the program on that date.
+    # Partners who had not joined yet on as_of are not in the program on that date.
     as_of_day = to_day(as_of)
-    members = [r for r in rows if as_day(r[4]) <= as_of_day]
-    prod = [r for r in members if r[0] in producers]
-    tot_t, prod_t = Counter(r[1] for r in members), Counter(r[1] for r in prod)
-    tot_r, prod_r = Counter(r[2] or "" for r in members), Counter(r[2] or "" for r in prod)
-    tot_s, prod_s = _spec_counts(members), _spec_counts(prod)
-    n, n_prod = len(members), len(prod)
-    base = n_prod / n if n else 0.0
+    members = [(r[1], r[2], r[3] if isinstance(r[3], str | None) else json.dumps(r[3]), r[0])
+               for r in rows if as_day(r[4]) <= as_of_day]
     sizes = session.execute(
-        select(Partner.type, func.avg(Opportunity.amount), func.count())
+        select(Partner.type, func.sum(Opportunity.amount), func.count())
         .join(Partner, Partner.partner_id == Opportunity.partner_id)
         .where(Opportunity.attribution == "sourced", won, Opportunity.created_on <= as_of,
                Opportunity.amount.is_not(None))
         .group_by(Partner.type)
+        .order_by(Partner.type)
     ).all()
-    won_total = int(sum(c for _, _, c in sizes))
-    program_size = (sum(float(a) * c for _, a, c in sizes) / won_total) if won_total else None
-    return Priors(
-        as_of=as_of, base_rate=base, type_rate=_smoothed(prod_t, tot_t, base),
-        region_rate=_smoothed(prod_r, tot_r, base), spec_rate=_smoothed(prod_s, tot_s, base),
-        deal_size_by_type={t: float(a) for t, a, c in sizes if c >= 3},
-        deal_size_program=program_size, won_deals_total=won_total,
-        deals_per_year=float(np.mean(active_won)) if active_won else None, active_partners=len(active_won),
-    )
+    return _assemble(as_of, [m[:3] for m in members], [m[:3] for m in members if m[3] in producers], active_won,
+                     [(t, float(a or 0.0), int(c)) for t, a, c in sizes])
+
+
+def priors_from_features(feats: Features, window: int) -> Priors:
+    """The same baselines as `program_priors`, from a whole program's features (they hold every input: partner
+    attributes, sourced deals per partner, closed-won amounts), so a full rescore does not read partners and
+    opportunities twice. Exact for the whole program only."""
+    s = feats.sourced
+    member = feats.joined <= feats.as_of_day
+    triples = list(zip(feats.types, feats.regions, feats.specializations, strict=True))
+    members = [t for t, m in zip(triples, member.tolist(), strict=True) if m]
+    producing = (s.count > 0).tolist()
+    producers = [t for t, m, p in zip(triples, member.tolist(), producing, strict=True) if m and p]
+    cutoff = feats.as_of_day - window
+    active = np.flatnonzero((s.count > 0) & (s.last > cutoff))
+    active_won = [float(v) for v in s.won365[active]]
+    sized: dict[str, list[float]] = {}
+    for i in np.flatnonzero(s.won_sized > 0):
+        acc = sized.setdefault(feats.types[i], [0.0, 0.0])
+        acc[0] += float(s.won_amount[i])
+        acc[1] += float(s.won_sized[i])
+    sizes = [(t, a, int(c)) for t, (a, c) in sorted(sized.items())]
+    return _assemble(feats.as_of, members, producers, active_won, sizes)

@@ -7,10 +7,12 @@ conversion (ints, floats, strings); callers accept the driver's raw values (SQLi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 
@@ -47,3 +49,24 @@ def dbapi_connection(session: Session) -> Any:
 
 def fetch_rows(session: Session, stmt: Select[Any]) -> list[tuple[Any, ...]]:
     return run_query(dbapi_connection(session), compile_query(session, stmt))
+
+
+def in_ids(column: Any, dialect: str) -> ColumnElement[bool]:
+    """`column IN (the ids)` with the ids as ONE bound value: a JSON array read by json_each on SQLite, an array
+    on PostgreSQL. An expanding IN of 10,000 ids costs SQLAlchemy about 0.3 s to render per statement; this costs
+    nothing, and SQLite still seeks the index once per id."""
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam("ids_json", type_=String)).table_valued("value")
+        return column.in_(select(listed.c.value))
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids_array", type_=ARRAY(String)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def ids_params(ids: list[str], dialect: str) -> dict[str, Any]:
+    """The bound value(s) `in_ids` reads."""
+    if dialect == "sqlite":
+        return {"ids_json": json.dumps(ids)}
+    if dialect == "postgresql":
+        return {"ids_array": list(ids)}
+    return {"ids": list(ids)}

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
@@ -35,9 +36,9 @@ if TYPE_CHECKING:
 
 CACHE_TTL_S = 120.0  # as for priors: no fingerprint query; clear_caches() after an import
 MIN_OUTCOMES = 3
-# A two-parameter logistic is pinned down well before this many partners; a bigger program is fitted on a fixed
-# random sample of this size, so a cold full rescore does not score the whole program twice.
-FIT_SAMPLE = 20_000
+# A two-parameter logistic is pinned down well before this many partners (a few hundred outcomes); a bigger program
+# is fitted on a fixed random sample of this size, so a cold full rescore does not score the whole program twice.
+FIT_SAMPLE = 5_000
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,23 @@ class ActivationCurve:
     def __call__(self, score: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(self.intercept + self.slope * np.asarray(score, dtype=float))))
 
+    def to_json(self) -> dict[str, Any]:
+        return {"intercept": self.intercept, "slope": self.slope, "basis": self.basis}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ActivationCurve | None:
+        try:
+            return cls(float(raw["intercept"]), float(raw["slope"]), str(raw["basis"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 _curves: dict[tuple, tuple[float, ActivationCurve]] = {}
 log = structlog.get_logger(__name__)
 
 
 def _key(session: Session, as_of: date, cfg: ScoringConfig) -> tuple:
-    return str(session.get_bind().url), as_of, cfg.revenue.fit_horizon_days, hash(cfg.model_dump_json())
+    return str(session.get_bind().url), as_of, cfg.revenue.fit_horizon_days, cfg.fingerprint()
 
 
 def _cached(key: tuple) -> ActivationCurve | None:
@@ -63,13 +74,26 @@ def _cached(key: tuple) -> ActivationCurve | None:
     return hit[1] if hit and time.monotonic() - hit[0] < CACHE_TTL_S else None
 
 
-def activation_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
+def activation_curve(session: Session, as_of: date, cfg: ScoringConfig, use_stored: bool = True) -> ActivationCurve:
+    """Cached in memory; else the curve the last full rescore for this date and config stored (its snapshots
+    were computed with it; a full rescore passes use_stored=False to refit); else fitted now."""
     key = _key(session, as_of, cfg)
     curve = _cached(key)
     if curve is None:
-        curve = _fit_curve(session, as_of, cfg)
+        curve = (stored_curve(session, as_of, cfg) if use_stored else None) or _fit_curve(session, as_of, cfg)
         _curves[key] = (time.monotonic(), curve)
     return curve
+
+
+def stored_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve | None:
+    from readiness.scoring.runs import load_run
+
+    run = load_run(session, as_of, cfg)
+    return ActivationCurve.from_json(run.curve) if run is not None else None
+
+
+def remember_curve(session: Session, as_of: date, cfg: ScoringConfig, curve: ActivationCurve) -> None:
+    _curves[_key(session, as_of, cfg)] = (time.monotonic(), curve)
 
 
 @contextmanager
@@ -78,12 +102,16 @@ def curve_fitted_alongside(session: Session, as_of: date, cfg: ScoringConfig) ->
     as of as_of - horizon and needs nothing from the block, and the block leaves a core idle most of the time.
     Where no worker may read the store, or the fit fails there, `activation_curve` fits it inline later."""
     key = _key(session, as_of, cfg)
-    if _cached(key) is not None or not activity.can_fork_readers(session) or (
+    server = session.get_bind().dialect.name == "postgresql"
+    if _cached(key) is not None or not (server or activity.can_fork_readers(session)) or (
             session.scalar(select(func.count()).select_from(Partner)) or 0) < activity.SHARD_MIN_PARTNERS:
         yield
         return
     url = session.get_bind().url.render_as_string(hide_password=False)
-    with activity.in_worker(_fit_in_worker, url, as_of, cfg, background=True) as future:
+    # A database server: a thread with its own connection (both mostly wait on the server, which has cores of its
+    # own); a SQLite file: a low-priority forked process.
+    runner = activity.in_thread if server else partial(activity.in_worker, background=True)
+    with runner(_fit_in_worker, url, as_of, cfg) as future:
         yield
         try:
             _curves[key] = (time.monotonic(), future.result())
@@ -112,10 +140,36 @@ def _fallback(cfg: ScoringConfig, why: str) -> ActivationCurve:
                            f"configured fallback curve (midpoint {fb.midpoint:.0f}, slope {fb.slope}): {why}")
 
 
-def _fit_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
+def logistic_fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[float, float]:
+    """(intercept, slope) of an L2-regularised one-feature logistic regression: the same objective as
+    scikit-learn's LogisticRegression(C=c) (C x log-loss + slope^2 / 2, intercept not penalised), solved by
+    Newton's method on the 2 x 2 system. Importing scikit-learn costs 0.9 s of CPU, more than a cold rescore can
+    spare; the fit itself takes a few milliseconds."""
+    x, yf = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    beta = np.zeros(2)
 
+    def objective(b: np.ndarray) -> float:
+        z = b[0] + b[1] * x
+        return float(c * np.sum(np.logaddexp(0.0, z) - yf * z) + 0.5 * b[1] ** 2)
+
+    current = objective(beta)
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(beta[0] + beta[1] * x)))
+        r, w = p - yf, p * (1.0 - p)
+        grad = np.array([c * r.sum(), c * (r * x).sum() + beta[1]])
+        hess = np.array([[c * w.sum(), c * (w * x).sum()], [c * (w * x).sum(), c * (w * x * x).sum() + 1.0]])
+        step = np.linalg.solve(hess, grad)
+        scale = 1.0
+        while scale > 1e-8 and objective(beta - scale * step) > current:  # damped: never increase the objective
+            scale /= 2
+        beta = beta - scale * step
+        previous, current = current, objective(beta)
+        if abs(previous - current) <= 1e-12 * max(1.0, abs(current)):
+            break
+    return float(beta[0]), float(beta[1])
+
+
+def _fit_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationCurve:
     from readiness.scoring.score import compute_frame
 
     h = cfg.revenue.fit_horizon_days
@@ -131,15 +185,11 @@ def _fit_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationC
     pos = int(y.sum())
     if pos < MIN_OUTCOMES or len(y) - pos < MIN_OUTCOMES:
         return _fallback(cfg, f"only {pos} of {len(y)} dormant partners on {t0} sourced within {h} days")
-    # One thread: a one-feature fit gains nothing from OpenMP, and the fit may run in a forked worker, where an
-    # OpenMP pool inherited from the parent is not safe to use.
-    with threadpool_limits(limits=1):
-        model = LogisticRegression(C=1.0).fit(x.reshape(-1, 1), y)
-    slope = float(model.coef_[0][0])
+    intercept, slope = logistic_fit(x, y, 1.0)
     if slope <= 0:
         return _fallback(cfg, f"history on {t0} shows no positive link between score and activation")
     among = f" (a random sample of {FIT_SAMPLE:,} of {len(ids):,} partners)" if sampled else ""
-    return ActivationCurve(float(model.intercept_[0]), slope,
+    return ActivationCurve(intercept, slope,
                            f"logistic fit on {len(y)} partners not active on {t0}{among}: {pos} created sourced "
                            f"pipeline within {h} days")
 
@@ -174,8 +224,8 @@ def deals_per_year(frame: ScoreFrame) -> tuple[float, str]:
     return cfg.revenue.default_deals_per_year, "configured default (no active producer in the program)"
 
 
-def revenue_at_stake_array(session: Session, frame: ScoreFrame) -> np.ndarray:
-    curve = activation_curve(session, frame.feats.as_of, frame.cfg)
+def revenue_at_stake_array(session: Session, frame: ScoreFrame, use_stored: bool = True) -> np.ndarray:
+    curve = activation_curve(session, frame.feats.as_of, frame.cfg, use_stored)
     size, _, _ = deal_sizes(frame)
     dpy, _ = deals_per_year(frame)
     return curve(frame.total) * size * dpy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,6 +11,7 @@ Segment = Literal["active", "ready", "developing", "inactive"]
 Outlook = Literal["not_yet", "not_ever"]
 Gap = Literal["icp", "use_case", "sales_motion", "delivery_credibility", "business_communication", "ae_engagement",
               "enablement", "pipeline_hygiene", "co_sell"]
+Play = Literal["reactivate", "first_deal", "event_to_registration", "open_overlap", "grow_to_sourcing"]
 
 
 class SubSignal(BaseModel):
@@ -38,6 +39,13 @@ class DormantFlag(BaseModel):
     evidence: list[str] = Field(default_factory=list)
 
 
+class PlayEvidence(BaseModel):
+    code: Play
+    label: str
+    strength: float = Field(description="evidence strength 0-1: weight x magnitude x recency")
+    evidence: list[str] = Field(default_factory=list)
+
+
 class PartnerScore(BaseModel):
     partner_id: str
     name: str
@@ -54,6 +62,13 @@ class PartnerScore(BaseModel):
     momentum_90: float | None = None
     dormant_flags: list[DormantFlag] = Field(default_factory=list)
     revenue_at_stake: float | None = None
+    play: Play | None = Field(None, description="primary call play (None: not worth a call)")
+    plays: list[PlayEvidence] = Field(default_factory=list, description="applicable plays, primary first")
+    recent_engagement: list[str] = Field(default_factory=list, description="touches in the last 90 days")
+    priority: float | None = Field(None, description="call-list order: stake x evidence strength x urgency")
+    opener: str | None = Field(None, description="the line to open the call with, from the primary play's evidence")
+    next_step: str | None = None
+    open_with_gap: Gap | None = None
 
     def strengths(self, n: int = 3) -> list[str]:
         """Top contributing sub-signals (by points to the total)."""
@@ -74,18 +89,44 @@ class PartnerScore(BaseModel):
 
 
 class CallListEntry(BaseModel):
+    """One line of the dormant call list, as shown: `readiness` is the score rounded once for display."""
+
     rank: int
     partner_id: str
     name: str
     pam_id: str | None
     segment: Segment
-    readiness: float
+    readiness: int
     tier: str
     revenue_at_stake: float
+    play: Play
+    plays: list[PlayEvidence]
+    priority: float = Field(description="the list's order: revenue at stake x evidence strength x urgency")
+    recent_engagement: list[str]
     reasons: list[str]
     open_with_gap: Gap
     next_step: str
+    opener: str
     dormant_flags: list[DormantFlag]
+    as_of: date
+
+
+class GrowthEntry(BaseModel):
+    """One partner of the grow-co-sell-into-sourcing list (co-sells on vendor deals, has never sourced one)."""
+
+    rank: int
+    partner_id: str
+    name: str
+    pam_id: str | None
+    readiness: int
+    tier: str
+    revenue_at_stake: float
+    influenced_count: int
+    influenced_open: float = Field(description="open influenced pipeline (amount)")
+    recent_engagement: list[str]
+    reasons: list[str]
+    next_step: str
+    as_of: date
 
 
 class RevenueImpact(BaseModel):
@@ -126,10 +167,30 @@ class BacktestReport(BaseModel):
     base_rate: float
     auc: float | None
     auc_dormant: float | None = Field(None, description="AUC among partners not active at as_of")
+    base_rate_dormant: float | None = Field(None, description="share of the partners not active at as_of that went "
+                                            "on to create sourced pipeline: what the call list's precision beats")
     k: int
     precision_at_k: float | None = Field(None, description="share of the top-k call list with new sourced pipeline")
     top_decile_lift: float | None
     weights: dict[str, float]
+    tiers: list[TierRow] = Field(default_factory=list, description="conversion per tier (scores as of as_of)")
+
+
+class TierRow(BaseModel):
+    tier: str
+    partners: int
+    positives: int = Field(description="partners that created new sourced pipeline within the horizon")
+    conversion: float
+    share_of_positives: float
+
+
+class TierFit(BaseModel):
+    fit_as_of: date
+    partners: int
+    positives: int
+    tiers: Any = Field(description="the fitted TierConfig")
+    table: list[TierRow]
+    ordered: bool = Field(description="conversion rates strictly decrease from Tier 1 to Tier 4")
 
 
 class CalibrationReport(BaseModel):

@@ -11,13 +11,29 @@ from sqlalchemy.orm import Session
 from readiness.errors import UnknownPartner
 from readiness.scoring import dormant as dormant_mod
 from readiness.scoring.adjustments import Adjustment, counting_signals
+from readiness.scoring.advice import gap_for, gtm_scores, next_step, opener
 from readiness.scoring.config import GTM_KEYS, ScoringConfig, load_config
 from readiness.scoring.dimensions import DimensionArrays, compute_dimensions, evidence, kind_evidence
-from readiness.scoring.features import Features, load_features
-from readiness.scoring.gtm_behaviour import GTM_LABELS, behaviour_amounts, gtm_behaviour_scores, text_scorer
-from readiness.scoring.priors import Priors, program_priors
+from readiness.scoring.features import Features, start_features
+from readiness.scoring.gtm_behaviour import (
+    GTM_LABELS,
+    behaviour_amounts,
+    gtm_behaviour_scores,
+    has_text_scorer,
+    text_scorer,
+)
+from readiness.scoring.plays import PlayArrays, play_arrays, plays_for, recent_engagement
+from readiness.scoring.priors import Priors, cached_priors, priors_from_features, program_priors, remember
 from readiness.scoring.schemas import DimensionScore, PartnerScore, SubSignal
-from readiness.scoring.segments import is_active, outlook_codes, outlook_of, outlook_reason, segments, tiers
+from readiness.scoring.segments import (
+    NOT_YET_CODES,
+    is_active,
+    outlook_codes,
+    outlook_of,
+    outlook_reason,
+    segments,
+    tiers,
+)
 
 PROFILE_TEXT_EVIDENCE = "profile text: "  # how GTM evidence from the text rubric begins
 
@@ -40,6 +56,7 @@ class ScoreFrame:
     weakest: np.ndarray  # index into weakest_labels
     weakest_labels: list[str]
     flags: dict[str, np.ndarray]
+    plays: PlayArrays
     adjustments: dict[str, dict[str, Adjustment]] = field(default_factory=dict)
 
     @property
@@ -76,23 +93,39 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
                   config: ScoringConfig | None = None, historical: bool = False) -> ScoreFrame:
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
     cfg = config or load_config()
-    scorer = text_scorer(cfg)
-    feats = load_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,
-                          with_profiles=scorer is not None,
-                          all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0)
-    priors = program_priors(session, as_of, cfg.segments.active_window_days)
+    wants_text = has_text_scorer(cfg)
+    # A whole program's activity is aggregated by worker processes while this one reads everything else.
+    with start_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,
+                        with_profiles=wants_text,
+                        all_profiles=cfg.gtm.include_in_total and cfg.gtm.weight > 0,
+                        co_sell_window_days=cfg.plays.co_sell_window_days) as load:
+        window = cfg.segments.active_window_days
+        # A whole program's features hold every input of the baselines: computed from them below, not read again.
+        priors = cached_priors(session, as_of, window) if partner_ids is None else program_priors(session, as_of,
+                                                                                                  window)
+        adjustments = counting_signals(session, as_of, partner_ids, cfg, historical)
+        feats = load.finish()
+    if priors is None:
+        priors = priors_from_features(feats, window)
+        remember(session, as_of, window, priors)
     dims = compute_dimensions(feats, priors, cfg)
     gtm = gtm_behaviour_scores(feats)
     gtm_text: dict[int, dict[str, tuple[float, list[str]]]] = {}
+    # Profile texts are judged when they were loaded (a small scope, or GTM counting in the total); otherwise GTM
+    # rests on behaviour alone, as the snapshots say (and the scorer's module is not even imported).
+    scorer = text_scorer(cfg) if feats.profiles_loaded else None
     if scorer is not None:
         tw = cfg.gtm.text_weight
+        unprofiled = scorer(None) or {}  # a scorer is a function of the profile: judged once for "no profile"
         for i, pid in enumerate(feats.ids):
-            judged = scorer(feats.gtm_profiles.get(pid)) or {}
+            profile = feats.gtm_profiles.get(pid)
+            judged = (scorer(profile) or {}) if profile is not None else unprofiled
+            if not judged:
+                continue
             gtm_text[i] = judged
             for key, (score01, _) in judged.items():
                 if key in gtm:
                     gtm[key][i] = (1 - tw) * gtm[key][i] + tw * 100.0 * float(score01)
-    adjustments = counting_signals(session, as_of, partner_ids, cfg, historical)
     idx = feats.index()
     for pid, per_dim in adjustments.items():
         i = idx.get(pid)
@@ -107,8 +140,11 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
     seg = segments(feats, total, cfg)
     labels, weakest = _weakest(dims, cfg)
     codes = outlook_codes(feats, seg, dims.scores["capability"], cfg)
+    flags = dormant_mod.flag_arrays(feats, active, cfg)
+    # Worth a call: in the program on as_of, not producing, not structurally blocked (outlook not_yet).
+    callable_ = np.isin(codes, NOT_YET_CODES) & (feats.joined <= feats.as_of_day)
     return ScoreFrame(cfg, feats, priors, dims, gtm, gtm_text, total, tiers(total, cfg), seg, active, codes,
-                      weakest, labels, dormant_mod.flag_arrays(feats, active, cfg), adjustments)
+                      weakest, labels, flags, play_arrays(feats, flags, callable_, cfg), adjustments)
 
 
 def _weakest(dims: DimensionArrays, cfg: ScoringConfig) -> tuple[list[str], np.ndarray]:
@@ -141,7 +177,7 @@ def build_score(frame: ScoreFrame, i: int, momentum: tuple[float | None, float |
         notes = [adj[dim].note] if dim in adj else []
         if dim == "market_alignment" and f.conflict[i]:
             notes.append(f"capped at {cfg.conflict_cap:.0f}: competitive conflict ({f.conflict[i]})")
-        dims.append(DimensionScore(key=dim, label=dcfg.label, score=round(score, 2), weight=dcfg.weight,
+        dims.append(DimensionScore(key=dim, label=dcfg.label, score=score, weight=dcfg.weight,
                                    contribution=round(score * dcfg.weight / total_w, 2), subsignals=subs,
                                    adjustments=notes))
     gtm_w = cfg.gtm.weight if cfg.gtm.include_in_total else 0.0
@@ -154,19 +190,29 @@ def build_score(frame: ScoreFrame, i: int, momentum: tuple[float | None, float |
         text = frame.gtm_text.get(i, {}).get(key)
         if text is not None:
             ev = ev + [f"{PROFILE_TEXT_EVIDENCE}{x}" for x in text[1]]
-        gtm.append(DimensionScore(key=key, label=GTM_LABELS[key], score=round(g, 2), weight=gtm_w / len(GTM_KEYS),
+        gtm.append(DimensionScore(key=key, label=GTM_LABELS[key], score=g, weight=gtm_w / len(GTM_KEYS),
                                   contribution=round(g * gtm_w / len(GTM_KEYS) / total_w, 2),
                                   adjustments=[adj[key].note] if key in adj else [],
                                   subsignals=[SubSignal(key=f"{key}_behaviour", label=f"{GTM_LABELS[key]} (behaviour)",
                                                         value=round(g / 100, 4), weight=100, contribution=round(g, 2),
                                                         evidence=ev)]))
     m30, m90 = momentum
+    play = str(frame.plays.primary[i]) or None
+    priority = gap = step = line = None
+    if play is not None:
+        if revenue_at_stake is not None:
+            priority = float(frame.plays.priority(np.array([revenue_at_stake]), [i])[0])
+        gap = gap_for(play, gtm_scores(frame.gtm, i))
+        step, line = next_step(f, i, play, gap), opener(f, i, play)
     return PartnerScore(
-        partner_id=pid, name=f.names[i], pam_id=f.pam_ids[i], as_of=f.as_of, score=round(float(frame.total[i]), 2),
+        partner_id=pid, name=f.names[i], pam_id=f.pam_ids[i], as_of=f.as_of, score=float(frame.total[i]),
         tier=str(frame.tier[i]), segment=str(frame.segment[i]),  # type: ignore[arg-type]
         outlook=outlook_of(str(frame.outlook_code[i])), outlook_reason=frame.reason(i),  # type: ignore[arg-type]
         dimensions=dims, gtm=gtm, momentum_30=m30, momentum_90=m90,
         dormant_flags=dormant_mod.flags_for(f, i, frame.flags), revenue_at_stake=revenue_at_stake,
+        play=play, plays=plays_for(f, frame.plays, i, cfg),  # type: ignore[arg-type]
+        recent_engagement=recent_engagement(f, i, cfg), priority=priority, opener=line, next_step=step,
+        open_with_gap=gap,
     )
 
 

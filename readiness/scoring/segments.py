@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from readiness.scoring.config import ScoringConfig
+from readiness.scoring.config import ScoringConfig, TierConfig
 from readiness.scoring.dimensions import overlap_amount, recent_counts
 from readiness.scoring.features import NEVER, Features, from_day
 
 
 def tiers(total: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
-    t = cfg.tiers
+    return tier_labels(total, cfg.tiers)
+
+
+def tier_labels(total: np.ndarray, t: TierConfig) -> np.ndarray:
     return np.where(total >= t.tier1, "Tier 1", np.where(total >= t.tier2, "Tier 2",
                     np.where(total >= t.tier3, "Tier 3", "Tier 4")))
 
@@ -43,6 +46,7 @@ def segments(f: Features, total: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
 
 OUTLOOK_OF = {"conflict": "not_ever", "no_overlap": "not_ever", "silent": "not_ever", "new": "not_yet",
               "momentum": "not_yet", "gap": "not_yet"}
+NOT_YET_CODES = tuple(code for code, outlook in OUTLOOK_OF.items() if outlook == "not_yet")
 
 
 def outlook_codes(f: Features, seg: np.ndarray, capability: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
@@ -67,7 +71,10 @@ def outlook_of(code: str) -> str | None:
 
 def outlook_reason(f: Features, i: int, code: str, weakest: str) -> str | None:
     if code == "conflict":
-        return f"competitive conflict: {f.conflict[i]}"
+        dated = f.dated.get("competitive_conflict")
+        since = f.since["competitive_conflict"][i] if dated is not None and dated[i] else NEVER
+        return f"competitive conflict: {f.conflict[i]}" + (f" (since {from_day(int(since)).isoformat()})"
+                                                            if since > NEVER else "")
     if code == "no_overlap":
         return "no market overlap: 0 customer accounts shared with the vendor's targets, no sourced deal"
     if code == "silent":

@@ -20,39 +20,76 @@ from sqlalchemy.orm import Session
 
 from readiness.models import Partner, ScoreSnapshot, utcnow
 from readiness.scoring.config import ScoringConfig, load_config
-from readiness.scoring.dormant import CALLABLE_FLAGS
+from readiness.scoring.plays import DORMANT_PLAYS
+from readiness.scoring.runs import save_run
 from readiness.scoring.schemas import PartnerScore
 
 BATCH = 5000
 GTM_BEHAVIOUR, GTM_WITH_TEXT = "behaviour", "behaviour and profile text"
 
 
-def callable_now(segment: str, outlook: str | None, flags: Iterable[str]) -> bool:
-    return segment != "active" and outlook == "not_yet" and any(c in CALLABLE_FLAGS for c in flags)
+def on_dormant_list(play: str | None) -> bool:
+    """On the dormant call list: its primary play is a dormant one (grow-to-sourcing partners have their own)."""
+    return play in DORMANT_PLAYS
 
 
 _SQLITE_UPSERT = (
     "INSERT INTO score_snapshots (partner_id, as_of, score, tier, segment, dimensions, pam_id, revenue_at_stake, "
-    "on_call_list, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (partner_id, as_of) DO UPDATE SET "
+    "on_call_list, play, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (partner_id, as_of) DO UPDATE SET "
     "score = excluded.score, tier = excluded.tier, segment = excluded.segment, dimensions = excluded.dimensions, "
     "pam_id = excluded.pam_id, revenue_at_stake = excluded.revenue_at_stake, on_call_list = excluded.on_call_list, "
-    "created_at = excluded.created_at"
+    "play = excluded.play, priority = excluded.priority, created_at = excluded.created_at"
 )
+
+
+def _sqlite_now() -> str:
+    return utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _execute_sqlite(session: Session, params: list[tuple[Any, ...]]) -> None:
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(_SQLITE_UPSERT, params)
+    finally:
+        cursor.close()
 
 
 def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
     """A full rescore writes 100k rows: skip SQLAlchemy's per-row type processing and store exactly what its
     SQLite types would (ISO date, JSON text, 0/1, 'YYYY-MM-DD HH:MM:SS.ffffff')."""
-    now = utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    params = [
+    now = _sqlite_now()
+    _execute_sqlite(session, [
         (r["partner_id"], r["as_of"].isoformat(), r["score"], r["tier"], r["segment"],
          orjson.dumps(r["dimensions"]).decode(), r["pam_id"], r["revenue_at_stake"],
-         1 if r["on_call_list"] else 0, now)
+         1 if r["on_call_list"] else 0, r["play"], r["priority"], now)
         for r in rows
-    ]
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.executemany(_SQLITE_UPSERT, params)
-    cursor.close()
+    ])
+
+
+_PG_COLUMNS = ("partner_id", "as_of", "score", "tier", "segment", "dimensions", "pam_id", "revenue_at_stake",
+               "on_call_list", "play", "priority", "created_at")
+# Above this many rows PostgreSQL gets them by COPY into a temporary table and one INSERT ... ON CONFLICT from it
+# (100,000 rows through executemany took most of a full rescore's time there).
+PG_COPY_MIN_ROWS = 1000
+
+
+def _upsert_postgresql_copy(session: Session, rows: list[dict[str, Any]]) -> None:
+    cols = ", ".join(_PG_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _PG_COLUMNS if c not in ("partner_id", "as_of"))
+    now = utcnow()
+    raw = session.connection().connection.driver_connection  # psycopg, inside the session's transaction
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(f"CREATE TEMP TABLE score_snapshots_load ON COMMIT DROP AS SELECT {cols} FROM score_snapshots "
+                    "WITH NO DATA")
+        with cur.copy(f"COPY score_snapshots_load ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r["partner_id"], r["as_of"], r["score"], r["tier"], r["segment"],
+                                orjson.dumps(r["dimensions"]).decode(), r["pam_id"], r["revenue_at_stake"],
+                                bool(r["on_call_list"]), r["play"], r["priority"], now))
+        cur.execute(f"INSERT INTO score_snapshots ({cols}) SELECT {cols} FROM score_snapshots_load "
+                    f"ON CONFLICT (partner_id, as_of) DO UPDATE SET {updates}")
+        cur.execute("DROP TABLE score_snapshots_load")
 
 
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -62,6 +99,9 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     if dialect == "sqlite":
         _upsert_sqlite(session, rows)
         return
+    if dialect == "postgresql" and len(rows) >= PG_COPY_MIN_ROWS:
+        _upsert_postgresql_copy(session, rows)
+        return
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = ins(ScoreSnapshot)
     stmt = stmt.on_conflict_do_update(
@@ -69,7 +109,7 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         set_={"score": stmt.excluded.score, "tier": stmt.excluded.tier, "segment": stmt.excluded.segment,
               "dimensions": stmt.excluded.dimensions, "pam_id": stmt.excluded.pam_id,
               "revenue_at_stake": stmt.excluded.revenue_at_stake, "on_call_list": stmt.excluded.on_call_list,
-              "created_at": func.now()},
+              "play": stmt.excluded.play, "priority": stmt.excluded.priority, "created_at": func.now()},
     )
     conn = session.connection()
     now = utcnow()
@@ -86,13 +126,14 @@ def _judged_text(score: PartnerScore) -> bool:
 
 def snapshot_row(score: PartnerScore) -> dict[str, Any]:
     flags = [f.code for f in score.dormant_flags]
-    on_list = callable_now(score.segment, score.outlook, flags)
+    on_list = on_dormant_list(score.play)
     return {
         "partner_id": score.partner_id, "as_of": score.as_of, "score": score.score, "tier": score.tier,
         "segment": score.segment, "pam_id": score.pam_id, "revenue_at_stake": score.revenue_at_stake or 0.0,
-        "on_call_list": on_list,
+        "on_call_list": on_list, "play": score.play, "priority": score.priority or 0.0,
         "dimensions": {
-            "dimensions": {d.key: d.score for d in score.dimensions}, "gtm": {g.key: g.score for g in score.gtm},
+            "dimensions": {d.key: round(d.score, 2) for d in score.dimensions},
+            "gtm": {g.key: round(g.score, 2) for g in score.gtm},
             "gtm_basis": GTM_WITH_TEXT if _judged_text(score) else GTM_BEHAVIOUR,
             "outlook": score.outlook, "flags": flags, "revenue_at_stake": score.revenue_at_stake or 0.0,
             "callable": on_list,
@@ -109,13 +150,20 @@ def upsert_snapshots(session: Session, scores: Iterable[PartnerScore]) -> int:
 def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | None = None,
                       config: ScoringConfig | None = None) -> int:
     """Score (vectorized, no per-partner objects) and upsert the snapshot of every partner in scope."""
-    from readiness.scoring.revenue import curve_fitted_alongside, revenue_at_stake_array
+    from readiness.scoring.revenue import activation_curve, curve_fitted_alongside, revenue_at_stake_array
     from readiness.scoring.score import compute_frame
 
     cfg = config or load_config()
+    whole = partner_ids is None
     with curve_fitted_alongside(session, as_of, cfg):
         frame = compute_frame(session, as_of, partner_ids, cfg)
-    stake = revenue_at_stake_array(session, frame)
+    # A whole-program rescore refits the activation curve (new outcomes may have arrived) and stores it with the
+    # baselines; a partial one scores with what the last whole-program rescore stored.
+    stake = np.asarray(revenue_at_stake_array(session, frame, use_stored=not whole), dtype=float)
+    if whole:
+        save_run(session, as_of, cfg, frame.feats.n, frame.priors, activation_curve(session, as_of, cfg, False))
+    priority = frame.plays.priority(stake).tolist()
+    plays = [p or None for p in frame.plays.primary.tolist()]
     # Per-partner dicts from columns zipped once: 100,000 rows are built in a fraction of a second.
     dim_keys, gtm_keys = list(frame.dims.scores), list(frame.gtm)
     dims = zip(*(np.round(frame.dims.scores[k], 2).tolist() for k in dim_keys), strict=True)
@@ -128,25 +176,44 @@ def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | No
     # A whole-program rescore judges GTM from behaviour alone unless GTM counts in the total (profile texts are
     # judged per partner, too slow for 100,000); each snapshot says which.
     basis = [GTM_WITH_TEXT if frame.gtm_text.get(i) else GTM_BEHAVIOUR for i in range(frame.feats.n)]
-    on_list = [callable_now(seg, out, c) for seg, out, c in zip(segment, outlook, codes, strict=True)]
+    on_list = [on_dormant_list(p) for p in plays]
+    columns = zip(frame.ids, frame.total.tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids, stake.tolist(),
+                  on_list, plays, priority, dims, gtm, outlook, codes, basis, strict=True)
+    if session.get_bind().dialect.name == "sqlite":
+        # The SQLite bulk path takes the parameter tuples straight away: no per-row dict for 100,000 partners.
+        day, now = as_of.isoformat(), _sqlite_now()
+        dumps = orjson.dumps
+        params = [
+            (pid, day, total, tier, seg, dumps({"dimensions": dict(zip(dim_keys, d, strict=True)),
+                                               "gtm": dict(zip(gtm_keys, g, strict=True)), "gtm_basis": b,
+                                               "outlook": out, "flags": c, "revenue_at_stake": st,
+                                               "callable": on}).decode(),
+             pam, st, 1 if on else 0, play, pr, now)
+            for pid, total, tier, seg, pam, st, on, play, pr, d, g, out, c, b in columns
+        ]
+        _execute_sqlite(session, params)
+        return len(params)
     rows = [
         {"partner_id": pid, "as_of": as_of, "score": total, "tier": tier, "segment": seg, "pam_id": pam,
-         "revenue_at_stake": st, "on_call_list": on,
+         "revenue_at_stake": st, "on_call_list": on, "play": play, "priority": pr,
          "dimensions": {"dimensions": dict(zip(dim_keys, d, strict=True)), "gtm": dict(zip(gtm_keys, g, strict=True)),
                         "gtm_basis": b, "outlook": out, "flags": c, "revenue_at_stake": st, "callable": on}}
-        for pid, total, tier, seg, pam, st, on, d, g, out, c, b in zip(
-            frame.ids, np.round(frame.total, 2).tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids,
-            np.asarray(stake, dtype=float).tolist(), on_list, dims, gtm, outlook, codes, basis, strict=True)
+        for pid, total, tier, seg, pam, st, on, play, pr, d, g, out, c, b in columns
     ]
     _upsert(session, rows)
     return len(rows)
 
 
 def rescore_partner(session: Session, partner_id: str, as_of: date) -> PartnerScore:
-    """Score one partner and upsert its snapshot (used after a new readiness signal)."""
-    from readiness.scoring.score import score_partner
+    """Score one partner and upsert its snapshot (used after a new readiness signal). No momentum: a snapshot
+    does not store it, and it would cost two more scorings as of 30 and 90 days earlier."""
+    from readiness.errors import UnknownPartner
+    from readiness.scoring.score import score_all
 
-    score = score_partner(session, partner_id, as_of)
+    scores = score_all(session, as_of, [partner_id], with_momentum=False)
+    if not scores:
+        raise UnknownPartner(f"no partner with id {partner_id!r}")
+    score = scores[0]
     upsert_snapshots(session, [score])
     session.flush()
     return score

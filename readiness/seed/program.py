@@ -29,6 +29,7 @@ CSV_COLUMNS: dict[str, list[str]] = {
     "opportunities.csv": ["opportunity_id", "partner_id", "account_name", "amount", "currency", "stage", "attribution",
                           "created_on", "close_date", "forecast_category", "industry", "employee_band"],
     "activity.csv": ["event_id", "partner_id", "occurred_at", "kind", "detail", "value"],
+    "partner_attributes.csv": ["partner_id", "attribute", "valid_from", "value"],
 }
 DEFAULT_EVENTS_PER_PARTNER: float | None = None  # None: the archetypes' natural rates (~30 a partner)
 
@@ -97,11 +98,17 @@ class SyntheticProgram:
             for e in self.partner_events(p):
                 yield activity_row(p, e)
 
+    def attribute_rows(self) -> Iterator[dict[str, str]]:
+        for p in self.plans:
+            for attribute, day, value in attribute_history(p, self.timeline):
+                yield {"partner_id": p.partner_id, "attribute": attribute, "valid_from": iso_day(day), "value": value}
+
     def files(self) -> dict[str, Iterator[dict[str, str]]]:
         return {
             "pams.csv": self.pam_rows(),
             "partners.csv": self.partner_rows(),
             "gtm_profiles.csv": self.gtm_rows(),
+            "partner_attributes.csv": self.attribute_rows(),
             "opportunities.csv": self.opportunity_rows(),
             "activity.csv": self.activity_rows(),
         }
@@ -109,6 +116,34 @@ class SyntheticProgram:
     def latent_rows(self) -> Iterator[dict[str, str]]:
         for p in self.plans:
             yield {"partner_id": p.partner_id, "latent_readiness": f"{p.latent:.4f}", "archetype": p.archetype}
+
+
+def attribute_history(p: PartnerPlan, tl: Timeline) -> list[tuple[str, int, str]]:
+    """Dated values of the attributes that change (attribute, valid_from day, value), ending at the partner's
+    current values: headcount grows into today's, customer overlap builds up to today's (for a ready-but-dormant
+    partner late in the window: its customer base came to fit the vendor), a conflict holds from the day it began."""
+    rng = random.Random(p.seed ^ 0xA77)
+    start = max(tl.start_day, p.joined_day if p.joined_day is not None else tl.start_day)
+    end = tl.as_of_day
+    out: list[tuple[str, int, str]] = []
+
+    def series(attribute: str, current: int, first: float, late: bool) -> None:
+        earlier = max(0, round(current * first))
+        if earlier == current or end - start < 60:
+            out.append((attribute, start, str(current)))
+            return
+        lo = max(start + 30, end - 150) if late else start + 30
+        out.extend([(attribute, start, str(earlier)), (attribute, rng.randint(lo, end - 1), str(current))])
+
+    series("employee_count", p.employee_count, rng.uniform(0.7, 1.0), late=False)
+    series("customer_overlap_accounts", p.overlap, rng.uniform(0.3, 0.8), late=p.archetype == "ready_dormant")
+    # No conflict is a dated fact too (an empty value): a later export that adds one must not reach back in time.
+    began = start if p.archetype == "misaligned" else rng.randint(start + 1, end)
+    if not p.conflict or began > start:
+        out.append(("competitive_conflict", start, ""))
+    if p.conflict:
+        out.append(("competitive_conflict", began, p.conflict))
+    return out
 
 
 def opportunity_row(p: PartnerPlan, o: SimOpportunity) -> dict[str, str]:
@@ -157,6 +192,7 @@ def generate_program(partners: int, seed: int, as_of: date, months: int = 18,
     return SyntheticProgram(seed=seed, timeline=timeline, pams=pams, plans=plans, rate_scale=scale)
 
 
-__all__ = ["CSV_COLUMNS", "SyntheticProgram", "activity_row", "generate_program", "opportunity_row"]
+__all__ = ["CSV_COLUMNS", "SyntheticProgram", "activity_row", "attribute_history", "generate_program",
+           "opportunity_row"]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from sqlalchemy import Engine, insert
 
-from readiness.models import ActivityEvent, GTMProfile, Opportunity, Pam, Partner
+from readiness.models import ActivityEvent, GTMProfile, Opportunity, Pam, Partner, PartnerAttributeValue
 from readiness.seed.plan import day_to_date
 from readiness.seed.program import CSV_COLUMNS, SyntheticProgram, activity_row, opportunity_row
 
@@ -63,7 +63,7 @@ def write_csv(program: SyntheticProgram, out_dir: Path | str, progress: Progress
         w.writeheader()
         return f, w
 
-    for name in ("pams.csv", "partners.csv", "gtm_profiles.csv"):
+    for name in ("pams.csv", "partners.csv", "gtm_profiles.csv", "partner_attributes.csv"):
         f, w = writer(name, CSV_COLUMNS[name])
         with f:
             w.writerows(program.files()[name])
@@ -120,6 +120,14 @@ def load_into_store(engine: Engine, program: SyntheticProgram, progress: Progres
         for k in range(0, len(gtm_rows), BATCH):
             conn.execute(insert(GTMProfile.__table__), gtm_rows[k : k + BATCH])
         del gtm_rows
+        history = [
+            {"entry_id": f"{r['partner_id']}|{r['attribute']}|{r['valid_from']}", "partner_id": r["partner_id"],
+             "attribute": r["attribute"], "valid_from": date.fromisoformat(r["valid_from"]), "value": _null(r["value"])}
+            for r in program.attribute_rows()
+        ]
+        for k in range(0, len(history), BATCH):
+            conn.execute(insert(PartnerAttributeValue.__table__), history[k : k + BATCH])
+        del history
 
         opp_batch: list[dict] = []
         ev_batch: list[dict] = []
