@@ -45,11 +45,10 @@ def snapshot_rows(session: Session, as_of: date, ids: list[str], pam_id: str | N
 
 
 def is_dormant(row: ScoreSnapshot) -> bool:
-    """Not active, not co-selling, and flagged: what docs/TOOLS.md calls dormant."""
-    from readiness.scoring.dormant import CALLABLE_FLAGS
+    """A partner whose primary play is a dormant one: the call list's definition, so counts agree everywhere."""
+    from readiness.scoring.plays import DORMANT_PLAYS
 
-    flags = set((row.dimensions or {}).get("flags") or [])
-    return row.segment != "active" and "influenced_only" not in flags and bool(flags & set(CALLABLE_FLAGS))
+    return row.play in DORMANT_PLAYS
 
 
 def _outlook(row: ScoreSnapshot) -> str:
