@@ -91,6 +91,7 @@ _EXPLAIN_CUE = re.compile(r"\b(why|how come|made of|drives?|driving|calculated|c
 _NEXT = re.compile(r"\bwhat'?s next\b|\bnext (?:step|milestone|thing|up)\b|\bwhat (?:comes|do they do) next\b", re.I)
 _DEAL_WORDS = re.compile(r"\b(negotiation|proposal|stage|deal|opportunit\w*|stuck|stalled|closing|close date|"
                          r"validation|forecast)\b", re.I)
+_WHOM_TO_CALL = re.compile(r"\bwho\b[^.?!]{0,25}\b(?:call|ring|chase|contact|reach out|ping|phone)\b", re.I)
 _HOW_MANY = re.compile(r"\b(how many|how big|number of|count of|total number|in total|altogether)\b", re.I)
 _DEADLINE = re.compile(r"\b(how long (?:have|do) (?:we|i)|when (?:is|are) (?:it|that|this|they) due|due date|deadline|"
                        r"by when|how much time)\b", re.I)
@@ -174,8 +175,11 @@ def is_progress(text: str) -> bool:
 def asked_for(interp: Interpretation) -> str | None:
     """What a declined message asked for, beyond the escalation ("fine, just ours then" follows it)."""
     others = DECLINE | TEXT_ONLY | WRITE_INTENTS
-    return next((p.intent for p in reversed(interp.parts) if p.intent not in others),
-                next((s.intent for s in interp.intents if s.intent not in others), None))
+    asked = next((p.intent for p in reversed(interp.parts) if p.intent not in others),
+                 next((s.intent for s in interp.intents if s.intent not in others), None))
+    if asked == "explain_score" and not _EXPLAIN_CUE.search(interp.text):
+        return "score"  # the same reading decide() gives a score question without a "why"
+    return asked
 
 
 def needs_partner(intent: str, role: str) -> bool:
@@ -388,9 +392,10 @@ def _pick_by_entities(interp: Interpretation, role: str) -> str | None:
     if _HOW_TO.match(interp.text) and top in {"call_list", "next_steps", "list_partners"} and (
             e.gap or "playbook" in [s.intent for s in interp.intents[:3]]):
         return "playbook"  # a how-to question is answered by a playbook
-    if role != "partner" and top in {"revenue_impact", "list_partners"} and e.filters.dormant \
-            and _MOST_AT_STAKE.search(interp.text):
-        return "call_list"  # dormant partners ranked by what is at stake: the call list
+    if role != "partner" and top in {"revenue_impact", "list_partners"} and _MOST_AT_STAKE.search(interp.text):
+        return "call_list"  # partners ranked by what is at stake: the call list
+    if role != "partner" and top in {"nudges", "list_partners"} and _WHOM_TO_CALL.search(interp.text):
+        return "call_list"  # whom to call, chase or reach out to: the call list
     if top == "explain_score" and not _EXPLAIN_CUE.search(interp.text) and "score" in [
             s.intent for s in interp.intents[:2]]:
         return "score"  # "what's the readiness score of X": the score, not why

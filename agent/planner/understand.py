@@ -79,7 +79,8 @@ _HELP_CUE = re.compile(r"\b(you|your|yourself|this|bot|assistant|tool|app|chat|h
 _WHY_PREFIX = re.compile(r"^\W*(?:but\s+|ok\s+|so\s+)?(?:why|how come)\s*[?!.,:-]+\s*\S", re.I)
 # Someone else's claim relayed ("X says they've done ...", "just heard ..."): not the user's statement of fact.
 _REPORTED = re.compile(r"\b(?:says|said|told me|tells me|apparently|according to|supposedly|heard|rumou?r)\b"
-                       r"|(?<!\bwe )(?<!\bi )\b(?:reckons?|claims?|claimed|believes?|thinks?)\b", re.I)
+                       r"|\b(?:they|he|she|partner|team|company|folks|guys)\s+(?:reckons?|claims?|claimed|believes?|"
+                       r"thinks?|say)\b", re.I)
 # Requests that are escalations whatever else the message says: tool calls written by the user, a role claimed
 # together with a request for that role's access, a partner asking to confirm (a PAM's act) its own milestone.
 _TOOL_INJECTION = re.compile(r"[{,]\s*[\"'](?:tool|actor|role|function|arguments|principal)[\"']\s*:"
@@ -299,7 +300,7 @@ class ClassifierUnderstander:
                                 question=any(p.question for p in parts) and not any(
                                     not p.question for p in parts if p.intent == "report_progress"),
                                 bare_why=bool(_BARE_WHY.match(message.strip()) or _WHY_PREFIX.match(message)),
-                                reported=bool(_REPORTED.search(message)), escalation=escalation)
+                                reported=bool(_REPORTED.search(masked)), escalation=escalation)
         resolve_references(interp, dialogue)
         return interp
 
