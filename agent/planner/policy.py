@@ -81,8 +81,8 @@ _WHY_NOT = re.compile(r"^\W*(?:so\s+|but\s+|and\s+)?why\s+(?:aren'?t|are not|don
 # A how-to question ("how should I run the first call", "how do we get her up to speed on registering deals").
 _HOW_TO = re.compile(r"^\W*(?:ok\W+|so\W+|and\W+)?how\s+(?:do|can|should|would|could)\s+(?:i|we|you)\s+(?!get started|"
                      r"start\b|begin\b)\w+", re.I)
-_MOST_AT_STAKE = re.compile(r"\b(?:most|highest|biggest|top|rank\w*)\b[^.?!]{0,40}\b(?:at stake|revenue|upside)\b|"
-                            r"\b(?:at stake|revenue|upside)\b[^.?!]{0,20}\b(?:first|ranked|order)\b", re.I)
+_MOST_AT_STAKE = re.compile(r"\b(?:most|highest|biggest|top|rank\w*)\b[^.?!]{0,40}\b(?:at stake|revenue|upside)\b",
+                            re.I)
 _PAM_VOICE = re.compile(r"\b(promoted|my book|every pam|program[- ]wide)\b", re.I)
 # What explain_score answers, in the definition's words; without them a score question is about the score itself.
 _EXPLAIN_CUE = re.compile(r"\b(why|how come|made of|drives?|driving|calculated|calculate|breakdown|break down|behind|"
@@ -290,6 +290,9 @@ def decide(interp: Interpretation, dialogue: DialogueState, role: str) -> Decisi
         steps = [Step(intent=next((s.intent for s in interp.intents if s.intent not in DECLINE), "help"))]
     if len(steps) == 1:
         steps[0].intent = chosen or steps[0].intent
+    elif chosen is not None:
+        # A reading settled by the whole message replaces the parts that read it the unsettled way.
+        steps = [s.model_copy(update={"intent": chosen}) if s.intent == top.intent else s for s in steps]
     asked = [s for s in steps if s.intent in WRITE_INTENTS]
     converted = [_safe_write(s, interp, role) for s in steps]
     steps = [s for k, s in enumerate(converted) if s.intent not in {x.intent for x in converted[:k]}]
