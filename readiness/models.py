@@ -264,6 +264,58 @@ class QuarantinedRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ChatConversation(Base):
+    """Which thread an OpenAI-style client's conversation continues: the key is a hash of the owner and the
+    transcript (user and assistant texts) the client will send back with its next message (migration 0008)."""
+
+    __tablename__ = "chat_conversations"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    thread_id: Mapped[str] = mapped_column(String(128))
+    turns: Mapped[int] = mapped_column(Integer)  # user messages in the thread then: more now means it moved on
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NudgeDelivery(Base):
+    """One nudge sent (or being sent) to one recipient on one channel, within one reminder window.
+
+    A nudge is (partner, code, due since); window `n` covers days [n*w, (n+1)*w) after it fell due. The partial
+    unique index lets a failed attempt be retried but never two live deliveries in the same window, however many
+    `nudges send` run at once (migration 0008)."""
+
+    __tablename__ = "nudge_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(40))
+    audience: Mapped[str] = mapped_column(String(10))  # partner | pam: who the nudge asks to act
+    due_since: Mapped[date] = mapped_column(Date)
+    window_index: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(200))
+    as_of: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="sending")  # sending | sent | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_nudge_delivery_window", "channel", "recipient", "partner_id", "code", "due_since", "window_index",
+              unique=True, sqlite_where=text("status != 'failed'"), postgresql_where=text("status != 'failed'")),
+    )
+
+
+class NudgeUnsubscribe(Base):
+    """A recipient who asked for no more nudges, on any channel."""
+
+    __tablename__ = "nudge_unsubscribes"
+
+    recipient: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # link | cli
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ApiKey(Base):
     """A bearer key for the API. Only a hash of the secret is stored; the secret is shown once, at creation."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Request body limit (every route but uploads).")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Body limit of POST /v1/imports.")
     log_format: str = Field(default="json", description="json | console: server and CLI log lines on stderr.")
+
+    # Nudge delivery (`partnerpilot nudges send`): nothing is sent until a channel is configured.
+    smtp_host: str | None = Field(default=None, description="SMTP server for nudge e-mails; unset: no e-mail.")
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none (a local relay).")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = Field(default=None, description="Sender address of nudge e-mails (required with a host).")
+    nudge_send_timeout_s: float = Field(default=10.0, gt=0, description="Per SMTP or webhook call.")
+    nudge_webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook for nudges.")
+    nudge_window_days: int = Field(default=7, ge=1, description="A due nudge reaches each recipient at most once "
+                                   "per this many days (a reminder each window while it stays due).")
+    public_url: str | None = Field(default=None, description="The server's public base URL, for unsubscribe links "
+                                   "in e-mails (with PARTNERPILOT_SECRET_KEY to sign them).")
 
     @property
     def resolved_database_url(self) -> str:

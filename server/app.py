@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +27,6 @@ from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from agent.context import Context
 from agent.graph import build_graph
 from agent.memory import ThreadSummary, list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import get_services
@@ -39,17 +37,21 @@ from server.api import router as rest_router
 from server.api.models import LogoutResponse
 from server.auth import (
     Authenticator,
-    agent_context,
     authenticate_request,
     current_principal,
     local_address,
     require_roles,
 )
 from server.demo import demo_principals
+from server.deps import check_size as _check_size
+from server.deps import claim_thread as _claim_thread
+from server.deps import context_for
 from server.errors import ErrorBody, install_error_handlers
 from server.health import IndexProbe, readiness
+from server.mcp_server import mcp_lifespan, mount_mcp
 from server.middleware import BodyGuard, RequestContext
 from server.observability import Metrics, configure_logging
+from server.openai_compat import chat_router
 from server.schemas import (
     THREAD_ID_PATTERN,
     Health,
@@ -65,35 +67,10 @@ from server.schemas import (
 from server.shared import shared_state
 from server.streaming import events_from_thread
 from server.turns import history_of, run_turn, stream_turn
+from server.unsubscribe import router as unsubscribe_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger("partnerpilot.server")
-
-
-# ---- helpers ------------------------------------------------------------------------------------------------
-
-
-def context_for(principal: Principal, settings: Settings) -> Context:
-    return agent_context(principal, settings)
-
-
-def _check_size(message: str, settings: Settings) -> None:
-    if len(message) > settings.max_input_chars:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"message is {len(message):,} characters long; the limit is {settings.max_input_chars:,}",
-        )
-
-
-def _claim_thread(app: FastAPI, principal: Principal, thread_id: str | None) -> str:
-    """A new thread id, or the given one when it is new or already this principal's. Someone else's thread is
-    reported as not found, so thread ids cannot be probed."""
-    if thread_id is None:
-        return uuid.uuid4().hex
-    owner = thread_owner(app.state.checkpointer, thread_id)
-    if owner is not None and owner != principal.actor:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="thread not found")
-    return thread_id
 
 
 # ---- app ----------------------------------------------------------------------------------------------------
@@ -122,7 +99,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             demo = app.state.auth.demo_state(s)
         log.info("server_started", provider=settings.resolved_provider, as_of=settings.today().isoformat(),
                  demo_login=demo.enabled, demo_reason=demo.reason, shared_state=app.state.auth.shared.description)
-        yield
+        async with mcp_lifespan(app):
+            yield
     log.info("server_stopped")
 
 
@@ -268,6 +246,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="thread not found")
         values = app.state.graph.get_state(run_config(thread_id, principal.actor)).values
         return HistoryResponse(thread_id=thread_id, messages=history_of(list(values.get("messages", []))))
+
+    app.include_router(chat_router())  # OpenAI-compatible: /v1/chat/completions, /v1/models
+    mount_mcp(app)  # MCP over streamable HTTP: /mcp
+    app.include_router(unsubscribe_router)  # the signed link in nudge e-mails
 
     return app
 

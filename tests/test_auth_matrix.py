@@ -21,6 +21,8 @@ pytestmark = pytest.mark.xdist_group("server")
 PUBLIC = {
     ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/principals"), ("POST", "/login"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+    # The link in nudge e-mails: its HMAC signature is the credential (tests/test_nudge_delivery.py).
+    ("GET", "/nudges/unsubscribe"), ("POST", "/nudges/unsubscribe"),
 }
 PATH_VALUES = {"partner_id": "p-004", "key": "icp_workshop", "signal_id": "1", "playbook_id": "icp-worksheet",
                "thread_id": "t-1", "key_id": "0123456789ab"}

@@ -332,10 +332,12 @@ def test_salesforce_export_maps_to_canonical_rows(engine: Engine) -> None:
 def test_hubspot_export_maps_to_canonical_rows(engine: Engine) -> None:
     report = import_dataset(engine, FIXTURES / "hubspot", mapping="hubspot")
     reasons = {(q.file, q.row): q.reason for q in report.quarantine}
-    assert set(reasons) == {("all-companies.csv", 4), ("all-deals.csv", 4), ("all-deals.csv", 5)}
+    assert set(reasons) == {("all-companies.csv", 4), ("all-deals.csv", 4), ("all-deals.csv", 5),
+                            ("all-deals.csv", 6)}
     assert "country" in reasons[("all-companies.csv", 4)]  # 'Atlantis' has no ISO code
     assert "unknown partner '9876543003'" in reasons[("all-deals.csv", 4)]
     assert "stage: unknown value 'somecustomstage'" in reasons[("all-deals.csv", 5)]
+    assert reasons[("all-deals.csv", 6)] == "partner_id: required value is empty"  # a direct deal, no partner
     assert _rows(engine, "SELECT partner_id, type, region, country, pam_id FROM partners ORDER BY 1") == [
         ("9876543001", "si", "EMEA", "GB", "Priya Natarajan"), ("9876543002", "msp", "LATAM", "BR", "Marco Ruiz")]
     with engine.connect() as conn:
@@ -345,17 +347,25 @@ def test_hubspot_export_maps_to_canonical_rows(engine: Engine) -> None:
         "9876543001", "negotiation", date(2026, 10, 31), date(2026, 8, 3), "commit", "Orion Bank")
     assert (opps["20112"].stage, opps["20112"].attribution, opps["20112"].forecast_category) == (
         "closed_won", "influenced", "closed")
+    # The associated company is the customer: its id is never taken for the partner, its name is the account.
+    assert {o.partner_id for o in opps.values()} == {"9876543001", "9876543002"}
+    assert opps["20112"].account_name == "Pampas Retail"
 
 
-def test_mapped_export_missing_a_required_column_quarantines_every_row(engine: Engine, tmp_path: Path) -> None:
+def test_mapped_export_missing_a_required_column_is_refused_before_anything_is_written(
+        engine: Engine, tmp_path: Path) -> None:
+    from readiness.importers.mapping import MappingMismatch
+
     folder = tmp_path / "sf"
     shutil.copytree(FIXTURES / "salesforce", folder)
     rows = read_csv(folder / "opportunities_with_partners.csv")
     write_csv(folder / "opportunities_with_partners.csv", rows, [c for c in rows[0] if c != "Stage"])
-    report = import_dataset(engine, folder, mapping="salesforce")
-    counts = report.files["opportunities_with_partners.csv"]
-    assert counts.quarantined == len(rows) and counts.inserted == 0
-    assert all("Stage (stage)" in q.reason for q in report.quarantine)
+    before = snapshot(engine)
+    with pytest.raises(MappingMismatch) as caught:
+        import_dataset(engine, folder, mapping="salesforce")
+    assert "opportunities_with_partners.csv (opportunities): no column for stage — looked for Stage" in str(
+        caught.value)
+    assert snapshot(engine) == before  # not even the partner accounts and users were imported
 
 
 # --- CLI and benchmark ------------------------------------------------------------------------------------

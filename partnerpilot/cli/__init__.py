@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "partnerpilot.cli.chat",
     "partnerpilot.cli.up",
     "partnerpilot.cli.keys",
+    "partnerpilot.cli.mcp",
+    "partnerpilot.cli.nudges",
 ]
 
 for _name in COMMAND_MODULES:

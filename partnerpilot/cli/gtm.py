@@ -1,4 +1,5 @@
-"""`partnerpilot diagnose | plan show|create|claim|confirm | signals add|list|review | nudges`."""
+"""`partnerpilot diagnose | plan show|create|claim|confirm | signals add|list|review`; the nudges listing here is
+served as `partnerpilot nudges` by partnerpilot.cli.nudges (with `nudges send`)."""
 
 from __future__ import annotations
 
@@ -236,4 +237,3 @@ def register(app: typer.Typer) -> None:
     app.command("diagnose")(diagnose_cmd)
     app.add_typer(plan_app, name="plan")
     app.add_typer(signals_app, name="signals")
-    app.command("nudges")(nudges_cmd)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from partnerpilot.cli.common import console, engine, err_console, fail, print_json
 from readiness.db import session_scope
-from readiness.importers import ImportReport, import_dataset, load_mapping
+from readiness.importers import ImportReport, MappingMismatch, import_dataset, load_mapping
 from readiness.models import ScoreSnapshot
 from readiness.scoring.incremental import IncrementalReport
 from readiness.settings import get_settings
@@ -81,7 +81,13 @@ def import_command(
                 tasks[label] = bar.add_task(label, total=total)
             bar.update(tasks[label], completed=done)
 
-        report = import_dataset(eng, folder, mapping=mapping, progress=progress)
+        try:
+            report = import_dataset(eng, folder, mapping=mapping, progress=progress)
+        except MappingMismatch as exc:
+            bar.stop()
+            # The mapping to edit goes to stdout alone, so `... > my-mapping.yaml` saves it as it is.
+            typer.echo(exc.yaml, nl=False)
+            fail(f"{exc}\n(the mapping to edit is on standard output: redirect it to a file)", 2)
     rescored = _after_import(eng, report) if rescore and report.usable else None
     if as_json:
         print_json({

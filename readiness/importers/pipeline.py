@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine, insert
 
 from readiness.importers.fastpath import ActivityTuple, check_activity
-from readiness.importers.mapping import Mapping, load_mapping
+from readiness.importers.mapping import Mapping, check_sources, load_mapping
 from readiness.importers.report import REPORT_QUARANTINE_LIMIT, FileCounts, ImportReport, QuarantineEntry
 from readiness.importers.rows import error_reason
 from readiness.importers.sources import ReadState, SourceFile, canonical_sources, raw_text, read_rows
@@ -172,8 +172,12 @@ class _Run:
             self.quarantine(source, number, reason, None)
 
 
-def _sources(folder: Path, mapping: Mapping | None) -> list[SourceFile]:
-    return mapping.sources(folder) if mapping is not None else canonical_sources(folder)
+def _sources(folder: Path, mapping: Mapping | None, kinds: dict[str, str] | None) -> list[SourceFile]:
+    if mapping is None:
+        return canonical_sources(folder)
+    sources = mapping.sources(folder, kinds)
+    check_sources(mapping, sources)  # an export the mapping cannot read is refused before the store is touched
+    return sources
 
 
 def import_dataset(
@@ -181,18 +185,21 @@ def import_dataset(
     path: Path,
     mapping: str | Path | None = None,
     progress: Progress | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import a folder of canonical CSV / JSON Lines files (or CRM exports through `mapping`) in one transaction.
 
     Files are imported in dependency order (PAMs, partners, GTM profiles, dated partner attributes, opportunities,
     activity). Refused
     rows are stored in `quarantined_rows` under the report's `run_id`. Any exception leaves the store as it was.
+    With a mapping, `kinds` (file name → canonical file) places exports whose names its patterns do not match;
+    an export lacking a column for a required field raises `MappingMismatch` before anything is written.
     """
     folder = Path(path)
     if not folder.is_dir():
         raise ImportFolderError(f"not a folder: {folder}")
     resolved = load_mapping(mapping) if mapping is not None else None
-    sources = _sources(folder, resolved)
+    sources = _sources(folder, resolved, kinds)
     with import_transaction(engine) as conn:
         run = _Run(conn, progress)
         writer: ActivityWriter | None = None
