@@ -46,6 +46,7 @@ class StageEntry(BaseModel):
 
 class Lifecycle(BaseModel):
     partner_id: str
+    name: str | None = None
     as_of: date
     stage: str
     entered_on: date | None
@@ -104,8 +105,10 @@ class LifecycleFacts:
 
     def __init__(self, session: Session, as_of: date, partner_ids: Sequence[str] | None = None) -> None:
         self.as_of = as_of
-        q = select(Partner.partner_id, Partner.joined_on)
-        self.joined: dict[str, date | None] = dict(scoped(session, q, Partner.partner_id, partner_ids))
+        q = select(Partner.partner_id, Partner.joined_on, Partner.name)
+        rows = list(scoped(session, q, Partner.partner_id, partner_ids))
+        self.joined: dict[str, date | None] = {pid: joined for pid, joined, _ in rows}
+        self.names: dict[str, str] = {pid: name for pid, _, name in rows}
         ids = partner_ids
         self.onboarding = _as_dates(_first_days(session, ids, ONBOARDING_KINDS, as_of))
         deal_events = _as_dates(_first_days(session, ids, ("deal_registered",), as_of))
@@ -131,7 +134,8 @@ class LifecycleFacts:
         limit = thresholds.limit(stage)
         stalled = limit is not None and days is not None and days > limit
         return Lifecycle(
-            partner_id=partner_id, as_of=self.as_of, stage=stage, entered_on=entered, days_in_stage=days,
+            partner_id=partner_id, name=self.names.get(partner_id), as_of=self.as_of, stage=stage, entered_on=entered,
+            days_in_stage=days,
             history=[StageEntry(stage=s, entered_on=entries[s]) for s in STAGES], stalled=stalled,
             stalled_reason=f"{days} days in {stage} (limit {limit})" if stalled else None,
         )

@@ -22,9 +22,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from readiness.gtm.facts import AE_TOUCH_KINDS, PartnerFacts, load_facts
-from readiness.models import Partner
-from readiness.plans.plans import PlanTemplate, active_plan, build_view, load_template
+from readiness.gtm.facts import AE_TOUCH_KINDS, CHUNK, PartnerFacts, load_facts_many
+from readiness.models import ActivationPlan, Partner
+from readiness.plans.plans import PlanTemplate, build_view, load_template
 
 
 class NudgeSettings(BaseModel):
@@ -45,8 +45,22 @@ class Nudge(BaseModel):
     due_since: date
 
 
-def _plan_nudges(session: Session, f: PartnerFacts, cfg: NudgeSettings, template: PlanTemplate) -> list[Nudge]:
-    plan = active_plan(session, f.partner.partner_id, f.as_of)
+def _active_plans(session: Session, partner_ids: list[str], as_of: date) -> dict[str, ActivationPlan]:
+    """`active_plan` of many partners, one query per CHUNK ids."""
+    found: dict[str, ActivationPlan] = {}
+    for k in range(0, len(partner_ids), CHUNK):
+        for plan in session.scalars(
+            select(ActivationPlan)
+            .where(ActivationPlan.partner_id.in_(partner_ids[k : k + CHUNK]), ActivationPlan.status == "active",
+                   ActivationPlan.started_on <= as_of)
+            .order_by(ActivationPlan.started_on.desc(), ActivationPlan.id.desc())
+        ):
+            found.setdefault(plan.partner_id, plan)
+    return found
+
+
+def _plan_nudges(plan: ActivationPlan | None, f: PartnerFacts, cfg: NudgeSettings, template: PlanTemplate
+                 ) -> list[Nudge]:
     if plan is None:
         return []
     view = build_view(plan, f, f.as_of, template, cfg.stall_days)
@@ -130,13 +144,14 @@ def nudges_due(
     ids = list(session.scalars(q))
     # Structural "not ever" partners get no reminders: nudging a PAM to call them wastes the call.
     written_off = _not_ever(session, as_of, ids)
+    ids = [pid for pid in ids if pid not in written_off]
+    # A book's facts and plans in a handful of queries, not several per partner.
+    facts, plans = load_facts_many(session, ids, as_of), _active_plans(session, ids, as_of)
     for pid in ids:
-        if pid in written_off:
-            continue
-        f = load_facts(session, pid, as_of)
+        f = facts[pid]
         if f.partner.joined_on is not None and f.partner.joined_on > as_of:
             continue  # not in the program yet
-        for n in _plan_nudges(session, f, cfg, template) + _behaviour_nudges(f, cfg):
+        for n in _plan_nudges(plans.get(pid), f, cfg, template) + _behaviour_nudges(f, cfg):
             key = (n.partner_id, n.code)
             if key not in found or n.due_since < found[key].due_since:
                 found[key] = n  # one per partner+code: the longest-standing one
@@ -144,12 +159,12 @@ def nudges_due(
 
 
 def _not_ever(session: Session, as_of: date, partner_ids: list[str]) -> set[str]:
-    from readiness.scoring import score_all
+    from readiness.scoring import compute_frame
 
     if not partner_ids:
         return set()
-    scores = score_all(session, as_of, partner_ids=partner_ids, with_momentum=False)
-    return {s.partner_id for s in scores if s.outlook == "not_ever"}
+    frame = compute_frame(session, as_of, partner_ids)  # the outlook alone: no per-partner score objects
+    return {pid for pid, outlook in zip(frame.ids, frame.outlook, strict=True) if outlook == "not_ever"}
 
 
 __all__ = ["Nudge", "NudgeSettings", "nudges_due"]

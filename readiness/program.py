@@ -12,7 +12,7 @@ Definitions (all as of `as_of`):
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 from statistics import median
@@ -54,6 +54,9 @@ class PamRevenue(BaseModel):
     pam_id: str | None
     name: str | None
     partners: int
+    activated_partners: int = Field(description="partners with a first deal (the lifecycle's activated stage or later)")
+    activation_rate: float | None = Field(description="activated_partners / partners")
+    churn_risk: int = Field(description="partners of this book at churn risk")
     productive_partners: int
     sourced_revenue: float
     revenue_per_partner: float
@@ -64,7 +67,11 @@ class ProgramHealth(BaseModel):
     partners: int
     trailing_days: int = TRAILING_DAYS
     time_to_first_deal_median_days: float | None
-    partners_with_first_deal: int
+    partners_with_first_deal: int = Field(description="partners whose time to first deal is observed (joined inside "
+                                          "the data's history); the median is over them")
+    activated_partners: int = Field(description="partners with a first deal registered or sourced opportunity: the "
+                                    "lifecycle's activated stage or later")
+    activation_rate: float | None = Field(description="activated_partners / partners")
     enablement: list[EnablementEffect]
     active_partners: int
     churn_risk: list[ChurnRisk]
@@ -110,6 +117,10 @@ def _enablement(
         ))
     out.sort(key=lambda e: (e.kind, e.detail is not None, e.detail or ""))
     return out
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def program_health(
@@ -179,18 +190,23 @@ def program_health(
     by_pam: dict[str | None, list[str]] = defaultdict(list)
     for pid, (_, pam) in info.items():
         by_pam[pam].append(pid)
+    activated = {p for p in facts.first_deal if p in partners}
+    at_risk = Counter(c.pam_id for c in churn)
     per_pam = []
     for pam, members in sorted(by_pam.items(), key=lambda kv: kv[0] or ""):
         revenue = sum(won_sourced.get(p, 0.0) for p in members)
+        book_activated = sum(1 for p in members if p in activated)
         per_pam.append(PamRevenue(
             pam_id=pam, name=pam_names.get(pam) if pam else None, partners=len(members),
-            productive_partners=sum(1 for p in members if won_sourced.get(p)), sourced_revenue=revenue,
-            revenue_per_partner=round(revenue / len(members), 2)))
+            activated_partners=book_activated, activation_rate=_rate(book_activated, len(members)),
+            churn_risk=at_risk[pam], productive_partners=sum(1 for p in members if won_sourced.get(p)),
+            sourced_revenue=revenue, revenue_per_partner=round(revenue / len(members), 2)))
     total = sum(won_sourced.values())
     productive = sum(1 for v in won_sourced.values() if v > 0)
     return ProgramHealth(
         as_of=as_of, partners=len(partners),
         time_to_first_deal_median_days=float(median(ttfd)) if ttfd else None, partners_with_first_deal=len(ttfd),
+        activated_partners=len(activated), activation_rate=_rate(len(activated), len(partners)),
         enablement=_enablement(session, ids, partners, sourced_created, as_of),
         active_partners=len(active), churn_risk=churn,
         sourced_revenue_trailing=total, influenced_revenue_trailing=influenced_won,

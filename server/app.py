@@ -20,7 +20,6 @@ from typing import Any
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -68,6 +67,8 @@ from server.shared import shared_state
 from server.streaming import events_from_thread
 from server.turns import history_of, run_turn, stream_turn
 from server.unsubscribe import router as unsubscribe_router
+from server.web import router as web_router
+from server.web.chat import ChatPresenter
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger("partnerpilot.server")
@@ -119,10 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGuard, settings=settings)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     app.include_router(rest_router)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+    app.include_router(web_router)
 
     @app.get("/healthz", response_model=Health)
     def healthz(response: Response) -> Health:
@@ -219,13 +217,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         thread_id = await run_in_threadpool(_claim_thread, app, principal, body.thread_id)
         events = stream_turn(app.state.graph, context_for(principal, settings), thread_id, principal.actor,
                              body.message)
+        presenter = ChatPresenter(principal)  # the answer rendered to sanitised HTML, tool activity in words
 
         async def sse() -> AsyncIterator[dict[str, Any]]:
             started = time.perf_counter()
             yield {"event": "start", "data": json.dumps({"thread_id": thread_id})}
             try:
                 async for event in events_from_thread(events):
-                    yield {"event": event.type, "data": event.model_dump_json(exclude_none=True)}
+                    shown = presenter.present(event)
+                    yield {"event": event.type, "data": shown.model_dump_json(exclude_none=True)}
                     if event.type == "end":
                         app.state.metrics.turn(principal.role, "stream", bool(event.refused), bool(event.fallback),
                                                time.perf_counter() - started)
@@ -245,7 +245,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if thread_owner(app.state.checkpointer, thread_id) != principal.actor:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="thread not found")
         values = app.state.graph.get_state(run_config(thread_id, principal.actor)).values
-        return HistoryResponse(thread_id=thread_id, messages=history_of(list(values.get("messages", []))))
+        messages = history_of(list(values.get("messages", [])))
+        return HistoryResponse(thread_id=thread_id, messages=ChatPresenter(principal).history(messages))
 
     app.include_router(chat_router())  # OpenAI-compatible: /v1/chat/completions, /v1/models
     mount_mcp(app)  # MCP over streamable HTTP: /mcp

@@ -29,6 +29,7 @@ from readiness.settings import Settings
 from server.schemas import PrincipalOption
 
 DEMO_PREFIX = "ppd1"
+DEMO_LEADER = "leader:program"
 
 
 class DemoState(BaseModel):
@@ -82,9 +83,11 @@ def demo_state(settings: Settings, keys_in_store: bool, local_addr: str | None =
 
 
 def demo_principals(session: Session, partners_per_pam: int = 2) -> list[PrincipalOption]:
-    """Who one can sign in as in demo mode: every PAM, and the first partners of each book (and unassigned)."""
+    """Who one can sign in as in demo mode: a channel leader (the whole program), every PAM, and the first partners
+    of each book (and unassigned)."""
     pams = list(session.scalars(select(Pam).order_by(Pam.pam_id)))
-    options = [PrincipalOption(as_=f"pam:{p.pam_id}", role="pam", label=f"{p.name} (PAM)") for p in pams]
+    options = [PrincipalOption(as_=DEMO_LEADER, role="leader", label="Channel leader (whole program)")]
+    options += [PrincipalOption(as_=f"pam:{p.pam_id}", role="pam", label=f"{p.name} (PAM)") for p in pams]
     for pam_id in [p.pam_id for p in pams] + [None]:
         q = select(Partner).order_by(Partner.partner_id).limit(partners_per_pam)
         q = q.where(Partner.pam_id == pam_id) if pam_id else q.where(Partner.pam_id.is_(None))

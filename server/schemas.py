@@ -23,6 +23,7 @@ class InvokeRequest(BaseModel):
 class ToolCall(BaseModel):
     name: str
     args: dict[str, Any]
+    label: str | None = Field(None, description="what the call did, in words (\"Checked your readiness score\")")
 
 
 class InvokeResponse(BaseModel):
@@ -38,6 +39,7 @@ class HistoryMessage(BaseModel):
     content: str
     tool_calls: list[ToolCall] = Field(default_factory=list)
     name: str | None = None  # the tool's name, for tool messages
+    html: str | None = Field(None, description="assistant messages: the answer rendered to sanitised HTML")
 
 
 class HistoryResponse(BaseModel):
@@ -48,8 +50,8 @@ class HistoryResponse(BaseModel):
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    as_: str = Field(alias="as", pattern=r"^(partner|pam):[A-Za-z0-9_.-]{1,64}$",
-                     description="Who to sign in as, e.g. partner:p-014 or pam:pam-02.")
+    as_: str = Field(alias="as", pattern=r"^(partner|pam|leader):[A-Za-z0-9_.-]{1,64}$",
+                     description="Who to sign in as, e.g. partner:p-014, pam:pam-02 or leader:program.")
 
 
 class LoginResponse(BaseModel):

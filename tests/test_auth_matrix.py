@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from server.web.pages import router as web_pages
 from tests.api_support import Api
 
 pytestmark = pytest.mark.xdist_group("server")
@@ -24,6 +25,8 @@ PUBLIC = {
     # The link in nudge e-mails: its HMAC signature is the credential (tests/test_nudge_delivery.py).
     ("GET", "/nudges/unsubscribe"), ("POST", "/nudges/unsubscribe"),
 }
+# The web pages are one static shell holding no data (it reads /v1 with the reader's token): public by design.
+PUBLIC |= {(m, r.path) for r in web_pages.routes for m in r.methods}
 PATH_VALUES = {"partner_id": "p-004", "key": "icp_workshop", "signal_id": "1", "playbook_id": "icp-worksheet",
                "thread_id": "t-1", "key_id": "0123456789ab"}
 BAD_TOKENS = {

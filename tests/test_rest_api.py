@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from readiness.db import session_scope
 from readiness.models import AuditLog, ReadinessSignal
+from readiness.presentation import shown_score
 from readiness.scoring import call_list, score_partner
 from tests.api_support import Api
 from tests.conftest import LUMENWARE_AS_OF
@@ -29,14 +30,15 @@ def test_a_pam_reads_its_call_list_and_drills_into_a_partner(api: Api) -> None:
         expected = [e.partner_id for e in call_list(s, AS_OF, "pam-02", limit=5)]
     assert [e["partner_id"] for e in entries] == expected
     assert all(e["pam_id"] == "pam-02" and e["reasons"] and e["next_step"] for e in entries)
-    at_stake = [e["revenue_at_stake"] for e in entries]
-    assert at_stake == sorted(at_stake, reverse=True)
+    # Ordered by priority (revenue at stake x evidence strength x urgency), the scoring engineer's call-list rule.
+    priority = [e["priority"] for e in entries]
+    assert priority == sorted(priority, reverse=True)
 
     first = entries[0]["partner_id"]
     score = api.client.get(f"/v1/partners/{first}/score", headers=api.h("pam2")).json()
     with session_scope(api.engine) as s:
         live = score_partner(s, first, AS_OF)
-    assert score["score"] == round(live.score, 1) and score["tier"] == live.tier
+    assert score["score"] == shown_score(live.score) and score["tier"] == live.tier
     assert abs(sum(d["contribution"] for d in score["dimensions"]) - score["score"]) < 0.5
     assert score["weights"] == {d.key: round(d.weight, 1) for d in live.dimensions}
     assert any(s["evidence"] for d in score["dimensions"] for s in d["subsignals"])

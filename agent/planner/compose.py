@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.planner import assets
+from knowledge.excerpt import excerpt as plain_excerpt
 
 Result = dict[str, Any]
 
@@ -98,7 +99,7 @@ def render_playbooks(d: Result) -> str:
         return t("playbooks_none", gap=gap)
     lines = [t("playbooks_intro")]
     for h in hits[:3]:
-        excerpt = " ".join(str(h.get("excerpt", "")).split())[:220]
+        excerpt = plain_excerpt(str(h.get("excerpt", "")), 220)  # plain text, never cut mid-word
         lines.append(t("playbook_line", title=h["title"], playbook_id=h["playbook_id"],
                        heading=h.get("heading_path", ""), excerpt=excerpt))
     return "\n".join(lines)

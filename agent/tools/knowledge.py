@@ -6,6 +6,7 @@ from langchain.tools import tool
 
 from agent.services import get_services
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session
+from knowledge.excerpt import excerpt
 from readiness.lifecycle import has_customers
 from readiness.models import Partner
 
@@ -34,5 +35,5 @@ def search_playbooks(runtime: Runtime, query: str, gap: str | None = None) -> st
     return ok({
         "query": query, "gap": gap, "untrusted": True,
         "results": [{"playbook_id": h.playbook_id, "title": h.title, "heading_path": h.heading_path,
-                     "anchor": h.anchor, "excerpt": " ".join(h.text.split())[:400]} for h in hits],
+                     "anchor": h.anchor, "excerpt": excerpt(h.text, 400)} for h in hits],
     })

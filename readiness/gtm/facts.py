@@ -5,7 +5,8 @@ Only data dated on or before `as_of` exists: events by their `day`, opportunitie
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -19,6 +20,7 @@ EPOCH = date(1970, 1, 1)
 AE_TOUCH_KINDS = ("ae_meeting", "joint_call", "co_sell_request")
 DELIVERY_KINDS = ("demo_delivered", "workshop_delivered", "case_study_published")
 ENABLEMENT_KINDS = ("onboarding_started", "training_completed", "certification_earned")
+CHUNK = 500  # ids per IN (...) list: well under every database's bound-parameter limit
 
 
 def day_number(d: date) -> int:
@@ -99,6 +101,35 @@ def load_facts(session: Session, partner_id: str, as_of: date) -> PartnerFacts:
         events=[EventFact(kind, from_day(day), detail) for kind, day, detail in rows],
         opportunities=opps,
     )
+
+
+def load_facts_many(session: Session, partner_ids: Sequence[str], as_of: date) -> dict[str, PartnerFacts]:
+    """`load_facts` for many partners in four queries instead of four per partner (a PAM's book, for nudges);
+    the facts are identical. Unknown ids are left out."""
+    ids = list(dict.fromkeys(partner_ids))
+    partners: dict[str, Partner] = {}
+    profiles: dict[str, GTMProfile] = {}
+    events: dict[str, list[EventFact]] = defaultdict(list)
+    opps: dict[str, list[Opportunity]] = defaultdict(list)
+    for k in range(0, len(ids), CHUNK):
+        chunk = ids[k : k + CHUNK]
+        partners.update((p.partner_id, p) for p in session.scalars(
+            select(Partner).where(Partner.partner_id.in_(chunk))))
+        profiles.update((g.partner_id, g) for g in session.scalars(
+            select(GTMProfile).where(GTMProfile.partner_id.in_(chunk))))
+        for pid, kind, day, detail in session.execute(
+            select(ActivityEvent.partner_id, ActivityEvent.kind, ActivityEvent.day, ActivityEvent.detail)
+            .where(ActivityEvent.partner_id.in_(chunk), ActivityEvent.day <= day_number(as_of))
+            .order_by(ActivityEvent.partner_id, ActivityEvent.day, ActivityEvent.event_id)
+        ):
+            events[pid].append(EventFact(kind, from_day(day), detail))
+        for o in session.scalars(
+            select(Opportunity).where(Opportunity.partner_id.in_(chunk), Opportunity.created_on <= as_of)
+            .order_by(Opportunity.partner_id, Opportunity.created_on, Opportunity.opportunity_id)
+        ):
+            opps[o.partner_id].append(o)
+    return {pid: PartnerFacts(partner=partners[pid], profile=profiles.get(pid), as_of=as_of, events=events[pid],
+                              opportunities=opps[pid]) for pid in ids if pid in partners}
 
 
 def lifecycle_phase(facts: PartnerFacts) -> str:

@@ -9,5 +9,6 @@ from server.api import book, identity, imports, partners, plans, playbooks, sign
 router = APIRouter(prefix="/v1")
 for _module in (identity, partners, plans, signals, book, playbooks, imports):
     router.include_router(_module.router)
+router.include_router(plans.collection)
 
 __all__ = ["router"]

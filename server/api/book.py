@@ -17,11 +17,10 @@ from readiness.nudges import nudges_due
 from readiness.pipeline import PipelineSummary, pipeline_summary
 from readiness.program import ProgramHealth, program_health
 from readiness.scope import Principal
-from readiness.scoring import call_list, refresh_snapshots
+from readiness.scoring import call_list, growth_list, refresh_snapshots
 from readiness.scoring.snapshots import missing_snapshots
 from readiness.settings import get_settings
-from server.api.models import BookHealth, CallListResponse, ClaimsResponse, NudgesResponse
-from server.api.present import points
+from server.api.models import BookHealth, CallListResponse, ClaimsResponse, GrowListResponse, NudgesResponse
 from server.api.scope import (
     PARTNER_ID,
     book_of,
@@ -47,9 +46,19 @@ def get_call_list(limit: int = Query(10, ge=1, le=100), pam: str | None = PamQue
     with get_services().session() as s:
         pam_id = book_of(s, principal, pam)
         entries = call_list(s, as_of, pam_id, limit=limit)
-    for e in entries:
-        e.readiness = points(e.readiness) or 0.0
     return CallListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
+
+
+@router.get("/grow-list", response_model=GrowListResponse, summary="Co-selling partners to grow into sourcing")
+def get_grow_list(limit: int = Query(10, ge=1, le=100), pam: str | None = PamQuery,
+                  principal: Principal = Depends(current_principal)) -> GrowListResponse:
+    """Partners that co-sell on the vendor's deals (influenced) and never source: not dormant, so not on the call
+    list, but worth a different conversation. Best first."""
+    as_of = get_settings().today()
+    with get_services().session() as s:
+        pam_id = book_of(s, principal, pam)
+        entries = growth_list(s, as_of, pam_id, limit=limit)
+    return GrowListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
 
 
 @router.get("/nudges", response_model=NudgesResponse, summary="Nudges due")
@@ -77,16 +86,25 @@ def get_pipeline(partner_id: str | None = Query(None, pattern=PARTNER_ID, descri
         return pipeline_summary(s, get_settings().today(), ids)
 
 
+StalledLimit = Query(None, ge=0, le=10_000, description="List at most this many stalled partners, longest stalled "
+                     "first (the per-stage counts always cover all of them). Default: all.")
+
+
+def _limit_stalled(report: LifecycleReport, limit: int | None) -> LifecycleReport:
+    return report if limit is None else report.model_copy(update={"stalled": report.stalled[:limit]})
+
+
 @router.get("/lifecycle", response_model=LifecycleReport, summary="Lifecycle funnel with stalled partners")
-def get_lifecycle_report(pam: str | None = PamQuery, principal: Principal = Depends(current_principal)
-                         ) -> LifecycleReport:
+def get_lifecycle_report(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
+                         principal: Principal = Depends(current_principal)) -> LifecycleReport:
     with get_services().session() as s:
         ids = book_partner_ids(s, book_of(s, principal, pam))
-        return program_lifecycle(s, get_settings().today(), ids)
+        return _limit_stalled(program_lifecycle(s, get_settings().today(), ids), stalled_limit)
 
 
 @router.get("/book", response_model=BookHealth, summary="Book health: segments, tiers and the lifecycle funnel")
-def get_book(pam: str | None = PamQuery, principal: Principal = Depends(current_principal)) -> BookHealth:
+def get_book(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
+             principal: Principal = Depends(current_principal)) -> BookHealth:
     as_of = get_settings().today()
     with get_services().session() as s:
         pam_id = book_of(s, principal, pam)
@@ -103,7 +121,7 @@ def get_book(pam: str | None = PamQuery, principal: Principal = Depends(current_
         partners = int(s.scalar(count) or 0)
     return BookHealth(as_of=as_of, pam_id=pam_id, partners=partners, scored=len(rows),
                       segments=dict(Counter(r[0] for r in rows)), tiers=dict(Counter(r[1] for r in rows)),
-                      lifecycle=lifecycle)
+                      lifecycle=_limit_stalled(lifecycle, stalled_limit))
 
 
 @router.get("/claims", response_model=ClaimsResponse, summary="Claims awaiting confirmation")

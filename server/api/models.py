@@ -16,7 +16,8 @@ from readiness.importers import ImportReport
 from readiness.keys import KeyInfo, KeyRole
 from readiness.lifecycle import LifecycleReport
 from readiness.nudges import Nudge
-from readiness.scoring import CallListEntry, DimensionScore, DormantFlag
+from readiness.plans import PlanView
+from readiness.scoring import CallListEntry, DimensionScore, DormantFlag, GrowthEntry
 
 Level = Literal["low", "medium", "high"]
 SignalDimension = Literal[
@@ -63,7 +64,7 @@ class PartnerPage(BaseModel):
         "total": 16, "limit": 50, "offset": 0,
         "items": [{"partner_id": "p-004", "name": "Thistle Networks", "type": "reseller", "region": "EMEA",
                    "country": "GB", "program_tier": "silver", "pam_id": "pam-02", "joined_on": "2025-03-14",
-                   "latest": {"as_of": "2026-10-31", "score": 41.2, "tier": "C", "segment": "developing",
+                   "latest": {"as_of": "2026-10-31", "score": 41, "tier": "C", "segment": "developing",
                               "revenue_at_stake": 58000.0}}],
     })
 
@@ -86,7 +87,7 @@ class PartnerDetail(PartnerSummary):
         "partner_id": "p-004", "name": "Thistle Networks", "type": "reseller", "region": "EMEA", "country": "GB",
         "program_tier": "silver", "pam_id": "pam-02", "pam_name": "Priya Raman", "joined_on": "2025-03-14",
         "specializations": ["networking"], "employee_count": 42, "customer_overlap_accounts": 12,
-        "latest": {"as_of": "2026-10-31", "score": 41.2, "tier": "C", "segment": "developing"},
+        "latest": {"as_of": "2026-10-31", "score": 41, "tier": "C", "segment": "developing"},
         "gtm_profile": {"icp_statement": "Mid-market retailers in the UK", "use_cases": ["store connectivity"],
                         "positioning": None, "sales_motion": None, "updated_on": "2026-05-02"},
     })
@@ -107,7 +108,7 @@ class TrendPoint(BaseModel):
 
 class ScoreResponse(BaseModel):
     model_config = _examples({
-        "partner_id": "p-004", "name": "Thistle Networks", "as_of": "2026-10-31", "score": 41.2, "tier": "C",
+        "partner_id": "p-004", "name": "Thistle Networks", "as_of": "2026-10-31", "score": 41, "tier": "C",
         "segment": "developing", "outlook": "not_yet", "outlook_reason": "engaged but no sourced deal yet",
         "weights": {"engagement": 30.0, "revenue_potential": 30.0, "market_alignment": 20.0, "capability": 20.0},
         "dimensions": [{"key": "engagement", "label": "Engagement", "score": 55.0, "weight": 30.0,
@@ -117,14 +118,14 @@ class ScoreResponse(BaseModel):
                         "adjustments": []}],
         "gtm": [], "dormant_flags": [], "momentum_30": 2.1, "momentum_90": -4.0, "revenue_at_stake": 58000.0,
         "strengths": ["Engagement: Portal logins (0.62)"], "weaknesses": ["Capability: Certifications (0.00)"],
-        "trend": [{"as_of": "2026-09-30", "score": 39.1, "tier": "C", "segment": "developing"},
-                  {"as_of": "2026-10-31", "score": 41.2, "tier": "C", "segment": "developing"}],
+        "trend": [{"as_of": "2026-09-30", "score": 39, "tier": "C", "segment": "developing"},
+                  {"as_of": "2026-10-31", "score": 41, "tier": "C", "segment": "developing"}],
     })
 
     partner_id: str
     name: str
     as_of: date
-    score: float = Field(description="0-100, one decimal")
+    score: float = Field(description="0-100, as shown everywhere: rounded once, to a whole number")
     tier: str
     segment: str
     outlook: str | None
@@ -149,6 +150,10 @@ class MilestoneAction(BaseModel):
     action: Literal["claim", "confirm", "reject"] = Field(
         description="claim: a partner says it is done; confirm / reject: the partner's PAM decides")
     note: str | None = Field(None, max_length=1000)
+
+
+class ActivePlan(BaseModel):
+    active: PlanView | None = Field(description="the active 30/60/90-day plan; null: none yet (POST …/plan creates it)")
 
 
 class SignalCreate(BaseModel):
@@ -186,7 +191,7 @@ class NudgesResponse(BaseModel):
 class CallListResponse(BaseModel):
     model_config = _examples({"as_of": "2026-10-31", "pam_id": "pam-02", "entries": [
         {"rank": 1, "partner_id": "p-017", "name": "Summit Technologies", "pam_id": "pam-02", "segment": "ready",
-         "readiness": 58.3, "tier": "B", "revenue_at_stake": 120000.0,
+         "readiness": 58, "tier": "B", "revenue_at_stake": 120000.0,
          "reasons": ["Trained, never sold: 3 certifications, no deal registered"],
          "open_with_gap": "use_case", "next_step": "Turn their enablement into one repeatable use case.",
          "dormant_flags": [{"code": "trained_never_sold", "label": "Trained, never sold", "evidence": []}]}]})
@@ -194,6 +199,19 @@ class CallListResponse(BaseModel):
     as_of: date
     pam_id: str | None = Field(description="the book; null: the whole program")
     entries: list[CallListEntry]
+
+
+class GrowListResponse(BaseModel):
+    model_config = _examples({"as_of": "2026-10-31", "pam_id": "pam-02", "entries": [
+        {"rank": 1, "partner_id": "p-039", "name": "Harbor Cloud", "pam_id": "pam-02", "readiness": 40,
+         "tier": "Tier 3", "revenue_at_stake": 27232.52, "influenced_count": 6, "influenced_open": 90000.0,
+         "recent_engagement": [],
+         "reasons": ["Co-sells on vendor deals but never sources: 6 influenced opportunities, 0 sourced"],
+         "next_step": "Register the next co-sold deal as partner-sourced.", "as_of": "2026-10-31"}]})
+
+    as_of: date
+    pam_id: str | None = Field(description="the book; null: the whole program")
+    entries: list[GrowthEntry]
 
 
 class BookHealth(BaseModel):
@@ -305,7 +323,8 @@ class LogoutResponse(BaseModel):
 
 
 __all__ = [
-    "BookHealth", "CallListResponse", "ClaimsResponse", "GTMProfileView", "ImportResponse", "KeyCreate",
+    "ActivePlan", "BookHealth", "CallListResponse", "ClaimsResponse", "GTMProfileView", "GrowListResponse",
+    "ImportResponse", "KeyCreate",
     "KeyCreated", "Level", "LogoutResponse", "Me", "MilestoneAction", "NudgesResponse", "PartnerDetail",
     "PartnerPage", "PartnerSummary", "PlaybookDocument", "PlaybookHit", "PlaybookSearch", "PlaybookSummary",
     "ScoreResponse", "SignalCreate", "SignalDimension", "SignalReview", "SnapshotFacts", "TrendPoint",

@@ -18,6 +18,7 @@ from readiness.models import GTMProfile, Pam, Partner, ScoreSnapshot
 from readiness.scope import Principal
 from readiness.scoring import score_partner
 from readiness.settings import get_settings
+from readiness.timeline import Timeline, evidence_timeline
 from server.api.models import (
     GTMProfileView,
     PartnerDetail,
@@ -27,7 +28,7 @@ from server.api.models import (
     SnapshotFacts,
     TrendPoint,
 )
-from server.api.present import points, present_score
+from server.api.present import present_score, shown_score
 from server.api.scope import PARTNER_ID, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
@@ -52,7 +53,7 @@ def _latest_snapshots(session: Session, ids: list[str], as_of: date) -> dict[str
 def _facts(row: ScoreSnapshot | None) -> SnapshotFacts | None:
     if row is None:
         return None
-    return SnapshotFacts(as_of=row.as_of, score=points(row.score) or 0.0, tier=row.tier, segment=row.segment,
+    return SnapshotFacts(as_of=row.as_of, score=shown_score(row.score) or 0, tier=row.tier, segment=row.segment,
                          revenue_at_stake=None if row.revenue_at_stake is None else round(row.revenue_at_stake, 0))
 
 
@@ -105,7 +106,7 @@ def _trend(session: Session, partner_id: str, as_of: date, today_score: float, t
     rows = list(session.scalars(
         select(ScoreSnapshot).where(ScoreSnapshot.partner_id == partner_id, ScoreSnapshot.as_of < as_of)
         .order_by(ScoreSnapshot.as_of.desc()).limit(TREND_POINTS - 1)))
-    trend = [TrendPoint(as_of=r.as_of, score=points(r.score) or 0.0, tier=r.tier, segment=r.segment)
+    trend = [TrendPoint(as_of=r.as_of, score=shown_score(r.score) or 0, tier=r.tier, segment=r.segment)
              for r in reversed(rows)]
     return [*trend, TrendPoint(as_of=as_of, score=today_score, tier=tier, segment=segment)]
 
@@ -143,6 +144,16 @@ def get_lifecycle(partner_id: str = PartnerIdPath, principal: Principal = Depend
     with get_services().session() as s:
         partner_in_scope(s, principal, partner_id)
         return lifecycle_of(s, partner_id, get_settings().today())
+
+
+@router.get("/{partner_id}/timeline", response_model=Timeline, summary="Evidence timeline")
+def get_timeline(partner_id: str = PartnerIdPath, limit: int = Query(50, ge=1, le=200),
+                 principal: Principal = Depends(current_principal)) -> Timeline:
+    """What the partner did and what was recorded about it, newest first: activity, opportunities, signals and
+    milestones; routine portal logins are counted per month instead of listed."""
+    with get_services().session() as s:
+        partner_in_scope(s, principal, partner_id)
+        return evidence_timeline(s, partner_id, get_settings().today(), limit=limit)
 
 
 __all__ = ["PartnerIdPath", "router"]

@@ -11,7 +11,7 @@ from readiness.plans import MilestoneView, NoPlan, PlanView, claim_milestone, co
 from readiness.plans import plan_status as plan_status_of
 from readiness.scope import Principal
 from readiness.settings import get_settings
-from server.api.models import MilestoneAction
+from server.api.models import ActivePlan, MilestoneAction
 from server.api.partners import PartnerIdPath
 from server.api.scope import forbidden, not_found, partner_in_scope
 from server.auth import current_principal
@@ -22,6 +22,21 @@ router = APIRouter(prefix="/partners/{partner_id}/plan", tags=["plans"],
                               409: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 MilestoneKey = PathParam(pattern=r"^[a-z0-9_]{1,60}$", description="Milestone key, e.g. icp_workshop.")
 PLAN_WRITERS = ("partner", "pam", "admin")
+
+
+# The same plan as a collection read that never 404s: a dashboard asks "is there a plan?" without an error.
+collection = APIRouter(prefix="/partners/{partner_id}/plans", tags=["plans"],
+                       responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+
+
+@collection.get("", response_model=ActivePlan, summary="The active plan, or null when there is none yet")
+def get_active_plan(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> ActivePlan:
+    with get_services().session() as s:
+        partner_in_scope(s, principal, partner_id)
+        try:
+            return ActivePlan(active=plan_status_of(s, partner_id, get_settings().today()))
+        except NoPlan:
+            return ActivePlan(active=None)
 
 
 @router.get("", response_model=PlanView, summary="The active plan, milestone status from evidence")
@@ -70,4 +85,4 @@ def update_milestone(body: MilestoneAction, partner_id: str = PartnerIdPath, key
             raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
 
 
-__all__ = ["router"]
+__all__ = ["collection", "router"]

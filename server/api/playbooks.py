@@ -6,14 +6,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import nh3
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
-from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 
 from agent.services import get_services
 from knowledge.catalog import GAPS, PlaybookMeta, load_playbooks, playbook_dir
+from knowledge.excerpt import excerpt
 from readiness.lifecycle import has_customers
 from readiness.models import Partner
 from readiness.scope import Principal
@@ -22,11 +21,11 @@ from server.api.models import PlaybookDocument, PlaybookHit, PlaybookSearch, Pla
 from server.api.scope import not_found
 from server.auth import current_principal
 from server.errors import ErrorBody
+from server.web.markdown import render_document
 
 router = APIRouter(prefix="/playbooks", tags=["playbooks"],
                    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 GapQuery = Query(None, pattern="^(" + "|".join(GAPS) + ")$", description="Only playbooks for this gap.")
-_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def _stamp(folder: Path) -> tuple[tuple[str, int], ...]:
@@ -56,8 +55,8 @@ def _summary(meta: PlaybookMeta) -> PlaybookSummary:
 
 
 def render(markdown: str) -> str:
-    """Markdown to HTML, sanitised: raw HTML in the source is escaped, and nh3 removes anything executable."""
-    return nh3.clean(_markdown.render(markdown))
+    """Markdown to HTML, sanitised (server.web.markdown: the one renderer, shared with the chat)."""
+    return render_document(markdown)
 
 
 @router.get("", response_model=list[PlaybookSummary], summary="Playbooks you may read")
@@ -88,7 +87,7 @@ async def search_playbooks(
                                           partner_type=partner_type, has_customers=customers)
         return PlaybookSearch(query=q, gap=gap, results=[
             PlaybookHit(playbook_id=h.playbook_id, title=h.title, heading_path=h.heading_path, anchor=h.anchor,
-                        excerpt=" ".join(h.text.split())[:400], score=round(h.score, 3)) for h in hits])
+                        excerpt=excerpt(h.text, 400), score=round(h.score, 3)) for h in hits])
 
     return await run_in_threadpool(run)
 
