@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 export ANONYMIZED_TELEMETRY := False
 export LANGGRAPH_CLI_NO_ANALYTICS := 1
 export LANGGRAPH_NO_VERSION_CHECK := 1
+# The offline planner's fitted intent model, shared by the tests, the eval gates and `make run` (keyed by data hash).
+export PARTNERPILOT_MODELS_DIR ?= $(CURDIR)/var/models
 
 .PHONY: run test lint bench clean
 

@@ -24,7 +24,7 @@ from agent.services import get_services
 from agent.state import State
 from agent.tools import ALL_TOOLS, tools_for
 from readiness.models import Pam, Partner
-from readiness.scope import Principal, visible_partners
+from readiness.scope import PartnerRef, Principal, visible_partners
 from readiness.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -33,10 +33,6 @@ MAX_TOOL_ROUNDS = 4
 TOOL_SCHEMA_TOKENS = 1800
 # Counts are o200k_base; other models' tokenizers (Qwen, Llama) spend up to ~15% more on the same JSON.
 TOKENIZER_MARGIN = 0.85
-# The guard declines only when the router is this sure; below it the model decides (and tools still enforce scope).
-GUARD_CONFIDENCE = 0.5
-# A full-name match this close to a partner outside the principal's scope (and closer than any partner inside it).
-OUTSIDER_MATCH = 90.0
 
 
 def _text(message: BaseMessage) -> str:
@@ -64,32 +60,27 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                "Please send a shorter question.")
         return {**fresh, "refused": True,
                 "messages": [AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})]}
-    reason = declined_intent(_text(last), runtime.context)
+    reason = declined_intent(_text(last), runtime.context, state.get("dialogue"))
     if reason:
         call = new_call("decline_request", {"reason": reason}, salt=f"{len(state['messages'])}:{_text(last)}")
         return {**fresh, "messages": [AIMessage(content="", tool_calls=[call], additional_kwargs={"guard": reason})]}
     return fresh
 
 
-def declined_intent(text: str, ctx: Context) -> str | None:
-    """'escalation' when the message names a partner outside the principal's scope (by full name or id) or the
-    intent router is sure it asks to change role or instructions; 'out_of_scope' when it is sure it is off-topic."""
-    from agent.planner.router import get_router
-    from agent.planner.slots import best_name_score, extract
+def declined_intent(text: str, ctx: Context, dialogue: dict[str, Any] | None = None) -> str | None:
+    """'escalation' when the message names a partner outside the principal's scope or asks to change role or
+    instructions; 'out_of_scope' when it is off-topic (agent.planner.screen decides)."""
+    from agent.planner.dialogue import DialogueState
+    from agent.planner.screen import declined_intent as screen
 
     directory = offline_planner(ctx).directory
+    outsiders: list[PartnerRef] = []
     if ctx.role != "leader":
         with get_services().session() as s:
             everyone = visible_partners(s, Principal(role="leader", id="*"))
         visible = {r.partner_id for r in directory}
         outsiders = [r for r in everyone if r.partner_id not in visible]
-        outside = best_name_score(text, outsiders)
-        if outside >= OUTSIDER_MATCH and outside > best_name_score(text, directory):
-            return "escalation"
-    route = get_router().route(extract(text, directory).masked(text), ctx.role)
-    if route.intent in {"out_of_scope", "escalation"} and route.confidence >= GUARD_CONFIDENCE:
-        return "escalation" if route.intent == "escalation" else "out_of_scope"
-    return None
+    return screen(text, ctx.role, directory, outsiders, ctx.as_of, DialogueState.load(dialogue), ctx.principal_id)
 
 
 def after_guard(state: State) -> str:
@@ -140,7 +131,7 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     # The planner reads only the current turn and its own earlier answers' metadata: it gets everything.
     # An LLM gets the newest messages within the token budget.
     if ctx.provider != "openai":
-        return {"messages": [offline_planner(ctx).invoke(messages)]}
+        return {"messages": [offline_planner(ctx, state.get("dialogue")).invoke(messages)]}
     history = trimmed(messages)
     rounds = sum(1 for m in _current_turn(history) if isinstance(m, AIMessage) and m.tool_calls)
     settings = get_settings()
@@ -148,7 +139,7 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     window = settings.llm_context_tokens * TOKENIZER_MARGIN
     if _count_tokens(prompt) + TOOL_SCHEMA_TOKENS + settings.llm_max_tokens > window:
         # The turn's own tool results no longer fit the model's window: answer from them without the LLM.
-        return _planner_answer(ctx, messages, "context_budget")
+        return _planner_answer(ctx, messages, "context_budget", state.get("dialogue"))
     try:
         llm = llm_for(ctx)
         if rounds < MAX_TOOL_ROUNDS:  # after that the model must answer with what it has
@@ -163,11 +154,12 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
         log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
         reason = "error"
-    return _planner_answer(ctx, messages, reason)
+    return _planner_answer(ctx, messages, reason, state.get("dialogue"))
 
 
-def _planner_answer(ctx: Context, messages: list[BaseMessage], reason: str) -> dict[str, Any]:
-    answer = offline_planner(ctx).invoke(messages)
+def _planner_answer(ctx: Context, messages: list[BaseMessage], reason: str,
+                    dialogue: dict[str, Any] | None) -> dict[str, Any]:
+    answer = offline_planner(ctx, dialogue).invoke(messages)
     answer.additional_kwargs["fallback"] = reason
     return {"messages": [answer], "fallback": True, "fallback_reason": reason}
 
@@ -187,16 +179,23 @@ def _tool_error(exc: Exception) -> str:
     return json.dumps({"ok": False, "code": "internal", "error": "the tool failed; try again", "refused": False})
 
 
-def finish(state: State) -> dict[str, Any]:
-    """Mark the turn refused when any tool refused on scope or the model declined."""
+def finish(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Mark the turn refused when any tool refused on scope or the model declined; advance the dialogue state."""
+    from agent.planner.dialogue import DialogueState, advance
+
     refused = bool(state.get("refused"))
-    for m in _current_turn(list(state["messages"])):
+    messages = list(state["messages"])
+    turn = _current_turn(messages)
+    asked = messages[len(messages) - len(turn) - 1] if len(messages) > len(turn) else None
+    user_text = _text(asked) if isinstance(asked, HumanMessage) else ""
+    dialogue = advance(DialogueState.load(state.get("dialogue")), turn, runtime.context.role, user_text).dump()
+    for m in turn:
         if isinstance(m, ToolMessage) and isinstance(m.content, str):
             try:
                 refused = refused or bool(json.loads(m.content).get("refused"))
             except (json.JSONDecodeError, AttributeError):
                 continue
-    return {"refused": refused}
+    return {"refused": refused, "dialogue": dialogue}
 
 
 def build_graph(checkpointer: Any = None) -> Any:

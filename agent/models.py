@@ -14,10 +14,11 @@ from readiness.scope import visible_partners
 from readiness.settings import get_settings
 
 
-def offline_planner(ctx: Context) -> OfflinePlanner:
+def offline_planner(ctx: Context, dialogue: dict[str, Any] | None = None) -> OfflinePlanner:
     with get_services().session() as s:
         directory = visible_partners(s, ctx.principal)
-    return OfflinePlanner(role=ctx.role, principal_id=ctx.principal_id, directory=directory)
+    return OfflinePlanner(role=ctx.role, principal_id=ctx.principal_id, directory=directory, as_of=ctx.as_of,
+                          dialogue=dialogue or {})
 
 
 @lru_cache(maxsize=8)

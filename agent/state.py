@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -18,3 +18,6 @@ class State(TypedDict, total=False):
     # "error": the endpoint failed; "empty_answer": the LLM gave no answer; "context_budget": the turn outgrew
     # the model's context window. In the last two the planner answers from the turn's tool results.
     fallback_reason: str | None
+    # The dialogue state after the latest turn (agent.planner.dialogue.DialogueState as JSON): partners in focus, the
+    # last list, gaps and plan shown, a pending question, the proposed next step. Checkpointed with the thread.
+    dialogue: dict[str, Any]

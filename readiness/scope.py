@@ -38,6 +38,12 @@ class Principal(BaseModel):
         return f"{self.role}:{self.id}"
 
 
+def pam_id_of(actor: str) -> str:
+    """The PAM id in an audit actor ("pam:pam-02" -> "pam-02"); a bare id is returned as it is."""
+    role, sep, ident = actor.partition(":")
+    return ident if sep and role == "pam" else actor
+
+
 class PartnerRef(BaseModel):
     partner_id: str
     name: str

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         default=None, description="Processes reading a big SQLite store in parallel on a full rescore; default one "
         "per CPU, 1 turns it off.")
 
+    # The offline planner's fitted intent model (cached by a hash of its training data); default HOME/models.
+    models_dir: Path | None = None
+
     # Guardrails and memory.
     max_input_chars: int = 4000
     history_token_budget: int = 3000

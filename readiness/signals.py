@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from readiness.audit import audit
 from readiness.errors import OutOfScope, UnknownPartner, ValidationFailed
 from readiness.models import Pam, Partner, ReadinessSignal, utcnow
+from readiness.scope import pam_id_of
 from readiness.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -212,10 +213,11 @@ def review_signal(
     original = session.get(ReadinessSignal, signal_id)
     if original is None:
         raise ValidationFailed(f"no readiness signal with id {signal_id}")
-    if session.get(Pam, actor) is None:
+    pam_id = pam_id_of(actor)  # the audit identity ("pam:pam-02") or the bare id
+    if session.get(Pam, pam_id) is None:
         raise OutOfScope(f"only a PAM can review a signal; {actor!r} is not a PAM")
     partner = session.get(Partner, original.partner_id)
-    if partner is not None and partner.pam_id not in (None, actor):
+    if partner is not None and partner.pam_id not in (None, pam_id):
         raise OutOfScope(f"{actor} is not the PAM of {partner.name} ({partner.partner_id})")
     if decision == "override":
         if value is None and level is None:

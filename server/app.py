@@ -10,6 +10,7 @@ threadpool. The REST API over the domain lives in server.api (`/v1`); server.mid
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,10 +77,22 @@ log = structlog.get_logger("partnerpilot.server")
 # ---- app ----------------------------------------------------------------------------------------------------
 
 
+def _warm_planner() -> None:
+    from agent.planner.classifier import warm_up
+
+    try:
+        warm_up()
+    except Exception:  # the first turn retries and reports; start-up must not die on it
+        log.exception("planner_warm_up_failed")
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     get_services()  # open (and migrate) the store before the first request
+    # The offline planner (default model, and every LLM turn's fallback) loads its intent model off the request path;
+    # the first turn waits for it only if it arrives first.
+    threading.Thread(target=_warm_planner, name="planner-warm-up", daemon=True).start()
     with open_checkpointer(settings) as checkpointer:
         app.state.checkpointer = checkpointer
         app.state.graph = build_graph(checkpointer=checkpointer)

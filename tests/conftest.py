@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -13,11 +17,16 @@ from sqlalchemy.orm import Session
 
 from readiness.db import init_db, make_engine, session_scope
 
+AGENT_AS_OF = date(2026, 10, 31)
+
 ROOT = Path(__file__).resolve().parent.parent
 LUMENWARE = ROOT / "evals" / "datasets" / "lumenware"
 LUMENWARE_AS_OF = "2026-10-31"
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# One fitted intent model for every test worker and temporary home (it is keyed by its training data's hash; fitting
+# it takes minutes, loading it a second).
+os.environ.setdefault("PARTNERPILOT_MODELS_DIR", str(ROOT / "var" / "models"))
 POSTGRES_URL = os.environ.get("PARTNERPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # PostgreSQL is required (its tests fail, never skip) when a server was named for them or in CI, where one runs.
 POSTGRES_REQUIRED = bool(os.environ.get("PARTNERPILOT_TEST_POSTGRES_URL")) or \
@@ -109,6 +118,67 @@ def engine(sqlite_engine: Engine) -> Engine:
 def session(engine: Engine) -> Iterator[Session]:
     with session_scope(engine) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def knowledge_base(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import os
+
+    from knowledge.index import build_index
+    from knowledge.retriever import KnowledgeBase
+    from readiness.settings import get_settings
+
+    home = tmp_path_factory.mktemp("kb-home")
+    old = os.environ.get("PARTNERPILOT_HOME")
+    os.environ["PARTNERPILOT_HOME"] = str(home)
+    get_settings.cache_clear()
+    try:
+        build_index()
+        kb = KnowledgeBase()
+        kb.search("warm up", k=1)
+    finally:
+        if old is None:
+            os.environ.pop("PARTNERPILOT_HOME", None)
+        else:
+            os.environ["PARTNERPILOT_HOME"] = old
+        get_settings.cache_clear()
+    return kb
+
+
+@pytest.fixture
+def chat(lumenware_db: Path, knowledge_base: Any, tmp_path: Path) -> Iterator[Any]:
+    """Conversations through the real graph on the offline planner, on a fresh copy of the lumenware program."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.context import Context
+    from agent.graph import build_graph
+    from agent.services import configure
+
+    db = tmp_path / "store.db"
+    shutil.copyfile(lumenware_db, db)
+    engine = make_engine(f"sqlite:///{db}")
+    configure(engine, knowledge=knowledge_base)
+    graph = build_graph(checkpointer=InMemorySaver())
+
+    def make(role: str, pid: str, thread: str = "t1", provider: str = "offline") -> Any:
+        ctx = Context(role=role, principal_id=pid, as_of=AGENT_AS_OF, provider=provider, model="test-model")
+        config = {"configurable": {"thread_id": thread}}
+
+        def say(text: str) -> dict[str, Any]:
+            before = len(graph.get_state(config).values.get("messages", []))
+            state = graph.invoke({"messages": [HumanMessage(content=text)]}, config=config, context=ctx)
+            new = state["messages"][before + 1 :]
+            calls = [c for m in new if isinstance(m, AIMessage) for c in m.tool_calls]
+            results = [json.loads(m.content) for m in new if isinstance(m, ToolMessage)]
+            return {"answer": str(state["messages"][-1].content), "calls": calls, "results": results,
+                    "refused": state.get("refused"), "fallback": state.get("fallback"),
+                    "fallback_reason": state.get("fallback_reason"), "state": state}
+
+        return say
+
+    yield make
+    engine.dispose()
 
 
 # Fixtures of the REST / auth tests (an app on a lumenware copy with a store key per principal).

@@ -29,6 +29,7 @@ def chat_env(lumenware_db: Path, tmp_path: Path) -> dict[str, str]:
     shutil.copyfile(lumenware_db, db)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNERPILOT_", "OPENAI_"))}
     env.update(PARTNERPILOT_HOME=str(tmp_path / "home"), PARTNERPILOT_DATABASE_URL=f"sqlite:///{db}",
+               PARTNERPILOT_MODELS_DIR=os.environ["PARTNERPILOT_MODELS_DIR"],  # the fitted intent model, shared
                PARTNERPILOT_AS_OF=LUMENWARE_AS_OF, PARTNERPILOT_PROVIDER="offline", COLUMNS="200")
     return env
 

@@ -56,6 +56,7 @@ def test_langgraph_dev_answers_a_partner_offline(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNERPILOT_", "OPENAI_"))}
     env.update(PARTNERPILOT_HOME=str(home), PARTNERPILOT_AS_OF=LUMENWARE_AS_OF, PARTNERPILOT_PROVIDER="offline",
+               PARTNERPILOT_MODELS_DIR=os.environ["PARTNERPILOT_MODELS_DIR"],  # the fitted intent model, shared
                LANGGRAPH_CLI_NO_ANALYTICS="1", LANGGRAPH_NO_VERSION_CHECK="1")
     log = (tmp_path / "langgraph.log").open("w")
     # `langgraph dev` keeps its runtime's files (.langgraph_api) in the cwd and resolves graph paths against it:

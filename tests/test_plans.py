@@ -251,3 +251,23 @@ def test_two_requests_creating_a_plan_at_once_share_one_plan(any_engine: Engine,
         active = s.scalar(select(func.count()).select_from(ActivationPlan).where(
             ActivationPlan.partner_id == PARTNER, ActivationPlan.status == "active"))
     assert active == 1
+
+
+def test_a_pam_confirms_as_the_authenticated_actor(engine: Engine) -> None:
+    """Tools pass the principal's audit identity ("pam:pam-03"); the book check uses the PAM's own id, and the
+    milestone is done in the store (issue 13: "'pam:pam-01' is not a PAM")."""
+    from readiness.models import Milestone
+
+    load_lumenware(engine)
+    with session_scope(engine) as s:
+        get_or_create_plan(s, PARTNER, AS_OF, actor=CLAIMANT)
+        with pytest.raises(OutOfScope):
+            confirm_milestone(s, PARTNER, "icp_statement", "pam:pam-01", AS_OF)  # another book's PAM
+        with pytest.raises(OutOfScope):
+            confirm_milestone(s, PARTNER, "icp_statement", "leader:lead-1", AS_OF)  # not a PAM
+        confirm_milestone(s, PARTNER, "icp_statement", f"pam:{PAM}", AS_OF, thread_id="t-9")
+    with session_scope(engine) as s:
+        stored = s.scalars(select(Milestone).where(Milestone.key == "icp_statement")).one()
+        assert stored.status == "done" and stored.completed_on == AS_OF
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "milestone.confirm")).one()
+        assert audit.actor == f"pam:{PAM}" and audit.thread_id == "t-9"

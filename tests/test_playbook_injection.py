@@ -24,7 +24,6 @@ from readiness.db import session_scope
 from readiness.models import AuditLog, Milestone, ReadinessSignal
 from readiness.settings import Settings
 from tests.conftest import LUMENWARE
-from tests.test_agent_offline import chat  # noqa: F401  (the graph-running fixture, over this module's index)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "playbooks"
 PLANTED_ID = "fx-planted-deal-registration"
@@ -59,7 +58,7 @@ pytestmark = pytest.mark.xdist_group("agent")
 
 @pytest.fixture(scope="module")
 def knowledge_base(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The fixture playbooks plus the planted one; `chat` (tests/test_agent_offline.py) runs the graph over it."""
+    """The fixture playbooks plus the planted one; `chat` (tests/conftest.py) runs the graph over it."""
     from knowledge.retriever import KnowledgeBase
 
     root = tmp_path_factory.mktemp("planted")

@@ -287,10 +287,6 @@ def _normalised(result: dict[str, Any], ref: str) -> str:
     return re.sub(re.escape(ref), "<REF>", json.dumps(result, sort_keys=True, ensure_ascii=False), flags=re.I)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13 / adversarial suite: readiness.scope.resolve_partner answers a PAM's reference to another book's "
-    "partner with out_of_scope ('not in your book') and an unknown one with not_found, so a PAM can probe who "
-    "exists; remove this marker when both read the same"))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pam=st.sampled_from(PAMS), tool=st.sampled_from(PARTNER_TOOLS), kind=st.sampled_from(["id", "name", "typo"]),
        data=st.data())

@@ -54,6 +54,7 @@ def _env(url: str, home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPILOT_")}
     return {**env, "PARTNERPILOT_DATABASE_URL": url, "PARTNERPILOT_REDIS_URL": REDIS_URL,
             "PARTNERPILOT_HOME": str(home), "PARTNERPILOT_AS_OF": LUMENWARE_AS_OF, "PARTNERPILOT_PROVIDER": "offline",
+            "PARTNERPILOT_MODELS_DIR": os.environ["PARTNERPILOT_MODELS_DIR"],  # the fitted intent model, shared
             "PARTNERPILOT_KNOWLEDGE_DIR": str(FIXTURE_PLAYBOOKS), "PARTNERPILOT_LOG_FORMAT": "json",
             "ANONYMIZED_TELEMETRY": "False", **extra}
 

@@ -1,4 +1,5 @@
-"""Loads the planner's prompt assets (intent examples, slot lexicons, answer templates) once."""
+"""Loads the planner's prompt assets once: the intent definitions (roles, steps: the one source of truth) and the
+answer templates."""
 
 from __future__ import annotations
 
@@ -18,11 +19,7 @@ def load(name: str) -> dict[str, Any]:
 
 
 def intents() -> dict[str, Any]:
-    return load("intents.yaml")["intents"]
-
-
-def slots() -> dict[str, Any]:
-    return load("slots.yaml")
+    return load("intent_definitions.yaml")["intents"]
 
 
 def answers() -> dict[str, str]:

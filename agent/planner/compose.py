@@ -126,7 +126,8 @@ def render_pipeline(d: Result) -> str:
         coverage = f" Sourced coverage: {d['coverage_ratio']:.1f}× against a {d.get('coverage_target', 3):.0f}× target."
     lines = [t("pipeline", scope=d["scope"], sourced_open=money(d["sourced_open"]), sourced_count=d["sourced_count"],
                influenced_open=money(d["influenced_open"]), influenced_count=d["influenced_count"],
-               sourced_won=money(d["sourced_won"]), coverage=coverage)]
+               sourced_won=money(d["sourced_won"]), influenced_won=money(d.get("influenced_won")),
+               coverage=coverage)]
     if d.get("stalled"):
         items = ", ".join(f"{s['account_name']} ({money(s['amount'])}, {s['partner_name']})" for s in d["stalled"][:5])
         lines.append(t("pipeline_stalled", items=items))

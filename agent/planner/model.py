@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -13,24 +14,12 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from agent.planner.compose import render_result, t
-from agent.planner.turn import (
-    TurnPlan,
-    new_call,
-    plan_steps,
-    plan_turn,
-    split_turn,
-    tool_args,
-    tool_results,
-)
+from agent.planner.answer import clarify, compose
+from agent.planner.dialogue import DialogueState, turn_results
+from agent.planner.policy import Decision, Step, asked_for, decide
+from agent.planner.turn import call_args, new_call, plan_calls, split_turn
+from agent.planner.understand import Interpretation, UnderstandingContext, get_understander
 from readiness.scope import PartnerRef
-
-CLARIFY_OPTIONS = {
-    "partner": "your next steps, your readiness score and why, your biggest gap and the playbook for it, "
-    "your 30/60/90 plan, recording progress",
-    "pam": "the dormant partners to call, why a partner is on the list, revenue at stake, a partner's score, "
-    "gaps or plan, pipeline (sourced vs influenced), nudges",
-}
 
 
 class OfflinePlanner(BaseChatModel):
@@ -40,6 +29,9 @@ class OfflinePlanner(BaseChatModel):
     role: str = "partner"
     principal_id: str = ""
     directory: list[PartnerRef] = Field(default_factory=list)
+    as_of: date = Field(default_factory=date.today)
+    # The conversation's dialogue state before this turn (State.dialogue), as stored in the checkpoint.
+    dialogue: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def _llm_type(self) -> str:
@@ -80,66 +72,44 @@ class OfflinePlanner(BaseChatModel):
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
 
+    def understand(self, text: str, dialogue: DialogueState) -> Interpretation:
+        ctx = UnderstandingContext(role=self.role, directory=self.directory, as_of=self.as_of,
+                                   principal_id=self.principal_id)
+        return get_understander().interpret(text, dialogue, ctx)
+
     def decide(self, messages: list[BaseMessage]) -> AIMessage:
-        text, history, turn = split_turn(messages)
-        plan = plan_turn(text, history, self.role, self.directory)
-        done = tool_results(turn)
-        meta: dict[str, Any] = {"intent": plan.intent, "confidence": round(plan.confidence, 3)}
-        if plan.clarify:
-            return self._clarify(plan, meta)
-        steps = plan_steps(plan, self.role)
-        failed = any(not r.get("ok") for _n, _a, r in done)
-        if len(done) < len(steps) and not failed:
-            tool = steps[len(done)]
-            args = tool_args(tool, plan, text, done, history, self.role)
-            return AIMessage(content="", tool_calls=[new_call(tool, args, salt=f"{len(messages)}:{text}")])
-        return self._answer(plan, done, meta)
+        text, _history, turn = split_turn(messages)
+        dialogue = DialogueState.load(self.dialogue)
+        interp = self.understand(text, dialogue)
+        decision = decide(interp, dialogue, self.role)
+        names = {r.partner_id: r.name for r in self.directory}
+        done = turn_results(turn)
+        if done and done[0][0] == "decline_request" and decision.kind != "decline":
+            # The input guard declined this message before the planner ran: the answer is that refusal.
+            reason = str(done[0][1].get("reason") or "escalation")
+            decision = Decision(kind="decline", steps=[Step(intent=reason)], confidence=decision.confidence,
+                                declined=asked_for(interp))
+        if decision.kind == "clarify":
+            sample = [names[p] for p in dialogue.focus if p in names] + [r.name for r in self.directory[:3]]
+            content, meta = clarify(decision, names, list(dict.fromkeys(sample)))
+            return self._message(content, meta, interp)
+        if decision.kind == "decline":
+            decision = Decision(kind="act", steps=[Step(intent=decision.steps[0].intent)],
+                                confidence=decision.confidence, declined=decision.declined)
+        calls = plan_calls(decision, self.role, interp, dialogue)
+        stop = any(r.get("refused") or r.get("code") == "ambiguous" for _n, _a, r in done)
+        if len(done) < len(calls) and not stop:
+            call = calls[len(done)]
+            args = call_args(call, decision, interp, done, dialogue, self.role)
+            return AIMessage(content="", tool_calls=[new_call(call.tool, args, salt=f"{len(messages)}:{text}")])
+        scope = "your own partner account" if self.role == "partner" else (
+            "your book" if self.role == "pam" else "the program")
+        content, meta = compose(decision, calls, done, self.role, scope, self.as_of.isoformat(), names, dialogue)
+        return self._message(content, meta, interp)
 
-    def _clarify(self, plan: TurnPlan, meta: dict[str, Any]) -> AIMessage:
-        if plan.clarify == "ambiguous":
-            names = {r.partner_id: r.name for r in self.directory}
-            text = t("clarify_ambiguous", candidates=", ".join(f"{names.get(c, c)} ({c})" for c in plan.candidates))
-            meta.update(pending=plan.intent, list=plan.candidates)
-        elif plan.clarify == "which_partner":
-            examples = ", ".join(r.name for r in self.directory[:3])
-            text = t("clarify_which_partner", examples=f" (for example {examples})" if examples else "")
-            meta.update(pending=plan.intent)
-        elif plan.clarify == "which_dimension":
-            text = t("clarify_which_dimension")
-            meta.update(pending=plan.intent)
-        else:
-            text = t("clarify_unclear", options=CLARIFY_OPTIONS["partner" if self.role == "partner" else "pam"])
-        meta["clarify"] = plan.clarify
-        return AIMessage(content=text, additional_kwargs={"planner": meta})
-
-    def _answer(self, plan: TurnPlan, done: list[tuple[str, dict[str, Any], dict[str, Any]]],
-                meta: dict[str, Any]) -> AIMessage:
-        scope = "your own partner account" if self.role == "partner" else f"the book of {self.principal_id}"
-        parts: list[str] = []
-        if plan.intent == "greeting" and done and done[0][2].get("ok"):
-            first = done[0][2]["data"]
-            if self.role == "partner":
-                parts.append(t("greeting_partner", name=first.get("name", ""), segment=first.get("segment", ""),
-                               score=first.get("score", 0), tier=first.get("tier", "")))
-                done = done[1:]
-            else:
-                parts.append(t("greeting_pam"))
-        for name, _args, result in done:
-            rendered = render_result(name, result, scope)
-            if rendered:
-                parts.append(rendered)
-            data = result.get("data") or {}
-            if name == "list_dormant_partners" and result.get("ok"):
-                meta["list"] = [p["partner_id"] for p in data.get("partners") or []]
-            if name == "find_partner" and result.get("ok"):
-                meta["list"] = [p["partner_id"] for p in data.get("matches") or []]
-            if name == "diagnose_gtm_gaps" and result.get("ok") and data.get("top_gap"):
-                meta["top_gap"] = data["top_gap"]["gap"]
-            if isinstance(data, dict) and data.get("partner_id") and self.role != "partner":
-                meta["subject"] = data["partner_id"]
-            if name == "search_playbooks" and result.get("ok"):
-                meta["citations"] = [h["playbook_id"] for h in data.get("results") or []][:3]
-        if plan.subject and "subject" not in meta and self.role != "partner" and all(r.get("ok") for *_x, r in done):
-            meta["subject"] = plan.subject
-        content = "\n\n".join(parts) if parts else t("clarify_unclear", options=CLARIFY_OPTIONS["partner"])
+    @staticmethod
+    def _message(content: str, meta: dict[str, Any], interp: Interpretation) -> AIMessage:
+        meta["understood"] = [{"intent": s.intent, "p": s.probability} for s in interp.intents[:3]]
+        if len(interp.parts) > 1:
+            meta["parts"] = [p.intent for p in interp.parts]
         return AIMessage(content=content, additional_kwargs={"planner": meta})

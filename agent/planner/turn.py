@@ -1,7 +1,8 @@
-"""One planner decision: given the conversation so far, the next tool call(s) or the final answer.
+"""From a decision to tool calls: which tools each step calls, in order, and with which arguments.
 
-Stateless: everything is re-derived from the messages (the current turn's tool results and the metadata the
-planner left on its earlier answers), so the same graph, checkpoints and replays work as with an LLM.
+Stateless within a turn: every call of the planner re-derives the same plan from the message and the dialogue state,
+then issues the first call not yet answered. Arguments that depend on an earlier result of the turn (the playbook
+query for the gap just diagnosed) read it from the results so far.
 """
 
 from __future__ import annotations
@@ -12,43 +13,35 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from agent.planner import assets
-from agent.planner.router import MIN_CONFIDENCE, get_router
-from agent.planner.slots import Slots, extract, name_query
-from readiness.scope import PartnerRef
+from agent.planner.dialogue import DialogueState
+from agent.planner.policy import Decision, Step, rejects
+from agent.planner.understand import Interpretation
+from readiness.plans import milestone_from_text
 
 # Tools whose `partner` argument names the subject (omitted for a partner principal: it is always itself).
 PARTNER_TOOLS = {
     "get_readiness_score", "explain_score", "diagnose_gtm_gaps", "get_activation_plan", "update_milestone",
     "record_readiness_signal", "get_pipeline_summary", "get_revenue_impact", "get_nudges",
 }
-# After a list, "the second one" / "why?" means this intent for the chosen partner.
-FOLLOW_UP_INTENT = {"call_list": "explain_score", "find_partner": "score", "greeting": "explain_score"}
-
-
-# Clause boundaries of a multi-part question ("what's my score, and what should I do next?").
-_CLAUSES = re.compile(r"\?|;|\band also\b|\band then\b|,\s*and\b|\.\s+|\band (?=what|how|which|why|who)", re.I)
-# A clause must route this confidently to add its intent to the turn.
-CLAUSE_CONFIDENCE = 0.6
-SINGLE_ONLY = {"out_of_scope", "escalation", "greeting"}
+MAX_CALLS = 8
+_THAT = re.compile(r"\b(that|this|it|those)\b", re.I)
+_THAT_ONE = re.compile(r"\b(that|this|it|one|them)\b", re.I)
+COMPLETED = re.compile(r"\b(finish(ed)?|done|did|complete(d)?|wrapped|wr[io]te|written|rewr[io]te|deliver(ed)?|"
+                        r"held|ran|hosted|"
+                        r"publish(ed)?|register(ed)?|closed|signed|launch(ed)?|shipped|built|created|drafted|"
+                        r"submitted|booked|had|got|tick(ed)? off|nailed|landed|won)\b", re.I)
+Result = tuple[str, dict[str, Any], dict[str, Any]]
 
 
 @dataclass
-class TurnPlan:
-    intent: str
-    confidence: float
-    slots: Slots
-    extra_intents: list[str] = field(default_factory=list)
-    subject: str | None = None  # partner id or raw mention for the tools
-    clarify: str | None = None  # a question to ask instead of calling tools
-    candidates: list[str] = field(default_factory=list)
-
-
-def planner_meta(message: BaseMessage) -> dict[str, Any] | None:
-    meta = message.additional_kwargs.get("planner") if isinstance(message, AIMessage) else None
-    return meta if isinstance(meta, dict) else None
+class PlannedCall:
+    step: int  # index of the step it serves
+    tool: str
+    partner: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 def split_turn(messages: list[BaseMessage]) -> tuple[str, list[BaseMessage], list[BaseMessage]]:
@@ -61,32 +54,6 @@ def split_turn(messages: list[BaseMessage]) -> tuple[str, list[BaseMessage], lis
     return "", messages, []
 
 
-def tool_results(turn: list[BaseMessage]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(tool name, args, parsed result) for each tool call answered in this turn, in order."""
-    calls: dict[str, tuple[str, dict[str, Any]]] = {}
-    out: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-    for m in turn:
-        if isinstance(m, AIMessage):
-            for c in m.tool_calls:
-                calls[c["id"] or ""] = (c["name"], c["args"])
-        elif isinstance(m, ToolMessage) and m.tool_call_id in calls:
-            name, args = calls[m.tool_call_id]
-            try:
-                parsed = json.loads(m.content) if isinstance(m.content, str) else {"ok": False}
-            except json.JSONDecodeError:
-                parsed = {"ok": False, "error": str(m.content)}
-            out.append((name, args, parsed if isinstance(parsed, dict) else {"ok": True, "data": parsed}))
-    return out
-
-
-def last_meta(history: list[BaseMessage]) -> dict[str, Any]:
-    for m in reversed(history):
-        meta = planner_meta(m)
-        if meta is not None:
-            return meta
-    return {}
-
-
 def steps_for(intent: str, role: str) -> list[str]:
     steps = assets.intents().get(intent, {}).get("steps", [])
     if isinstance(steps, dict):
@@ -94,122 +61,135 @@ def steps_for(intent: str, role: str) -> list[str]:
     return list(steps)
 
 
-def needs_partner(intent: str, role: str) -> bool:
-    return role != "partner" and bool(assets.intents().get(intent, {}).get("needs_partner"))
+def milestone_of(step: Step, interp: Interpretation, dialogue: DialogueState | None) -> str | None:
+    """The plan milestone a statement names, or the one the conversation was about when it says "it"/"one"."""
+    text = step.text or interp.text
+    key = milestone_from_text(text)
+    if key is None and dialogue is not None and dialogue.milestone and _THAT_ONE.search(text):
+        key = dialogue.milestone
+    return key
 
 
-def plan_turn(text: str, history: list[BaseMessage], role: str, directory: list[PartnerRef]) -> TurnPlan:
-    slots = extract(text, directory)
-    route = get_router().route(slots.masked(text), role)
-    prev = last_meta(history)
-    intent, confidence = route.intent, route.confidence
-    listed: list[str] = prev.get("list") or []
-    names_partner = bool(slots.partner_ids) or slots.foreign_mention is not None
-    short = len(text.split()) <= 6
-
-    # Answer to a clarifying question: the pending intent, now with the partner named.
-    if prev.get("pending") and (names_partner or slots.ordinal) and (short or confidence < MIN_CONFIDENCE):
-        intent = prev["pending"]
-    # "and the second one?" after a list: the follow-up intent for that entry.
-    elif slots.ordinal is not None and listed and not names_partner and (short or confidence < MIN_CONFIDENCE):
-        intent = FOLLOW_UP_INTENT.get(prev.get("intent", ""), prev.get("intent") or "explain_score")
-        if intent not in {"explain_score", "score", "biggest_gap", "revenue_impact", "plan"}:
-            intent = "explain_score"
-    elif confidence < MIN_CONFIDENCE:
-        if names_partner and role != "partner":
-            intent = prev.get("intent") if needs_partner(prev.get("intent", ""), role) else "score"
-        else:
-            return TurnPlan(intent="clarify", confidence=confidence, slots=slots, clarify="unclear")
-
-    plan = TurnPlan(intent=intent, confidence=confidence, slots=slots)
-    if intent in SINGLE_ONLY - {"greeting"}:
-        return plan
-    clause_intents = _clause_intents(slots.masked(text), role)
-    if len(clause_intents) >= 2:
-        plan.intent, plan.extra_intents = clause_intents[0], clause_intents[1:]
-
-    # Which partner the turn is about.
-    if slots.ambiguous and role != "partner":
-        plan.candidates = slots.partner_ids[:5]
-        plan.clarify = "ambiguous"
-        return plan
-    if slots.partner_ids:
-        plan.subject = slots.partner_ids[0]
-    elif slots.ordinal is not None and listed:
-        idx = slots.ordinal - 1 if slots.ordinal > 0 else len(listed) + slots.ordinal
-        if 0 <= idx < len(listed):
-            plan.subject = listed[idx]
-    elif slots.foreign_mention:
-        plan.subject = slots.foreign_mention
-    elif prev.get("subject") and role != "partner":
-        plan.subject = prev["subject"]
-    elif listed and role != "partner" and needs_partner(intent, role) and intent == "explain_score":
-        plan.subject = listed[0]
-    if role == "partner" and plan.subject in {r.partner_id for r in directory}:
-        plan.subject = None  # the partner itself: tools default to the principal
-    if any(needs_partner(i, role) for i in [plan.intent, *plan.extra_intents]) and plan.subject is None:
-        plan.clarify = "which_partner"
-    if "record_signal" in [plan.intent, *plan.extra_intents] and slots.dimension is None:
-        plan.clarify = "which_dimension"
-    return plan
+def tools_of(step: Step, role: str, interp: Interpretation, dialogue: DialogueState | None = None) -> list[str]:
+    """The tools one step calls. Mostly the intent's steps; a few depend on the message."""
+    e = interp.entities
+    if step.intent == "list_partners":
+        f = e.filters
+        if f.dormant and not (f.stage or f.tier or f.outlook or f.stalled):
+            return ["list_dormant_partners"]  # how many dormant: the call list knows the dormant total
+        return ["list_partners"]
+    if step.intent == "report_progress":
+        # A partner finishing something the plan names claims that milestone; anything else, and whatever a PAM
+        # reports (a PAM confirms milestones only when asked to), is a readiness signal.
+        text = step.text or interp.text
+        claim = role == "partner" and milestone_of(step, interp, dialogue) and COMPLETED.search(text)
+        return ["update_milestone" if claim else "record_readiness_signal"]
+    if step.intent == "revenue_impact" and step.mode == "list":
+        return ["list_dormant_partners"]
+    if step.intent == "biggest_gap" and step.mode == "why":
+        return ["diagnose_gtm_gaps"]
+    if step.intent == "greeting" and role == "partner":
+        return ["get_readiness_score", "get_activation_plan", "get_nudges"]
+    return steps_for(step.intent, role)
 
 
-def _clause_intents(text: str, role: str) -> list[str]:
-    parts = [p.strip() for p in _CLAUSES.split(text) if p and len(p.split()) >= 2]
-    if len(parts) < 2:
-        return []
-    found: list[str] = []
-    for part in parts:
-        route = get_router().route(part, role)
-        if route.confidence >= CLAUSE_CONFIDENCE and route.intent not in SINGLE_ONLY and route.intent not in found:
-            found.append(route.intent)
-    return found
+def _dimension(step: Step, interp: Interpretation) -> str | None:
+    """The readiness dimension a progress statement is evidence of: a vocabulary phrase it contains, else the
+    phrase closest in meaning."""
+    from agent.planner.classifier import get_model
+    from agent.planner.entities import extract_topic
+
+    text = step.text or interp.text
+    topic = extract_topic(text)
+    if topic.dimension:
+        return topic.dimension
+    return get_model().nearest_dimension(text) or interp.entities.dimension
 
 
-def plan_steps(plan: TurnPlan, role: str) -> list[str]:
-    steps: list[str] = []
-    for intent in [plan.intent, *plan.extra_intents]:
-        steps += [s for s in steps_for(intent, role) if s not in steps]
-    return steps
+def plan_calls(decision: Decision, role: str, interp: Interpretation,
+               dialogue: DialogueState | None = None) -> list[PlannedCall]:
+    calls: list[PlannedCall] = []
+    for k, step in enumerate(decision.steps):
+        tools = tools_of(step, role, interp, dialogue)
+        if step.intent == "compare":
+            calls.append(PlannedCall(step=k, tool="compare_partners", args={"partners": step.partners[:3]}))
+            continue
+        subjects: list[str | None] = list(step.partners[:3]) or [None]
+        for subject in subjects:
+            for tool in tools:
+                calls.append(PlannedCall(step=k, tool=tool, partner=subject if tool in PARTNER_TOOLS else None))
+    seen: set[str] = set()
+    unique = []
+    for c in calls:  # one call per tool and partner in a turn, even when two parts need it
+        key = json.dumps([c.tool, c.partner, c.args], sort_keys=True)
+        if key not in seen or c.tool == "search_playbooks":
+            seen.add(key)
+            unique.append(c)
+    return unique[:MAX_CALLS]
 
 
-def tool_args(tool: str, plan: TurnPlan, text: str, done: list[tuple[str, dict[str, Any], dict[str, Any]]],
-              history: list[BaseMessage], role: str) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    if tool in PARTNER_TOOLS and plan.subject:
-        args["partner"] = plan.subject
-    if tool == "search_playbooks":
-        gap = plan.slots.gap
+def call_args(call: PlannedCall, decision: Decision, interp: Interpretation, done: list[Result],
+              dialogue: DialogueState, role: str) -> dict[str, Any]:
+    step = decision.steps[call.step]
+    args: dict[str, Any] = dict(call.args)
+    if call.tool in PARTNER_TOOLS and call.partner and role != "partner":
+        args["partner"] = call.partner
+    elif call.tool in PARTNER_TOOLS and call.partner and role == "partner":
+        args["partner"] = call.partner  # another partner's name: the tool refuses it
+    text = step.text or interp.text
+    e = interp.entities
+    if call.tool == "search_playbooks":
+        gap = e.gap
         query = text
         for name, _a, res in done:
             if name == "diagnose_gtm_gaps" and res.get("ok"):
                 top = (res.get("data") or {}).get("top_gap") or {}
                 if top.get("gap"):
                     gap = top["gap"]
-                    missing = "; ".join(top.get("missing") or [])
-                    query = f"{top.get('label', gap)} {missing}".strip()
-        if gap is None and len(text.split()) <= 8:
-            gap = last_meta(history).get("top_gap")  # "show me the playbook for it"
+                    query = f"{top.get('label', gap)} {'; '.join(top.get('missing') or [])}".strip()
+        if step.row is not None:
+            for name, _a, res in done:
+                gaps = ((res.get("data") or {}).get("gaps") or []) if name == "diagnose_gtm_gaps" else []
+                k = step.row - 1 if step.row > 0 else len(gaps) + step.row
+                if 0 <= k < len(gaps):
+                    gap = gaps[k].get("gap")
+                    query = f"{gaps[k].get('label', gap)} {'; '.join(gaps[k].get('missing') or [])}".strip()
+        if gap is None and (e.reference == "one" or _THAT.search(text)) and dialogue.last_gaps:
+            gap = dialogue.last_gaps[0]  # "show me the playbook for it"
+        if _THAT.search(text) and dialogue.topic and len(text.split()) <= 8:
+            query = dialogue.topic  # "how do I do that": the thing the last answer asked of them
         args["query"] = query[:300]
         if gap:
             args["gap"] = gap
-    elif tool == "list_dormant_partners":
-        args["limit"] = plan.slots.limit or 5
-    elif tool == "update_milestone":
-        args["milestone"] = text[:300]
-        if role != "partner":
-            rejects = any(w in text.lower() for w in ("reject", "decline", "not done"))
-            args["status"] = "rejected" if rejects else "confirmed"
-        else:
+    elif call.tool == "list_dormant_partners" or call.tool == "list_growth_partners":
+        args["limit"] = e.limit or 5
+    elif call.tool == "list_partners":
+        f = e.filters
+        for key in ("segment", "outlook", "tier", "stage", "stalled"):
+            value = getattr(f, key)
+            if value is not None:
+                args[key] = value
+        if e.limit:
+            args["limit"] = e.limit
+    elif call.tool == "update_milestone":
+        key = milestone_of(step, interp, dialogue)
+        args["milestone"] = key or text[:300]
+        if role == "partner":
             args["status"] = "done"
-    elif tool == "record_readiness_signal":
-        args["dimension"] = plan.slots.dimension
-        args["level"] = plan.slots.level or "high"
+        else:
+            args["status"] = "rejected" if rejects(text) else "confirmed" if step.intent == "confirm_milestone" \
+                else "done"
+    elif call.tool == "record_readiness_signal":
+        args["dimension"] = _dimension(step, interp) or "engagement"
+        args["level"] = e.level if e.level in {"low", "medium", "high"} else "high"
         args["evidence"] = text[:500]
-    elif tool == "find_partner":
-        args["query"] = (plan.slots.foreign_mention or name_query(text))[:100]
-    elif tool == "decline_request":
-        args["reason"] = "escalation" if plan.intent == "escalation" else "out_of_scope"
+    elif call.tool == "find_partner":
+        from agent.planner.entities import name_query
+
+        wanted = [step.text] if step.then else e.unknown_names[:1] or [name_query(interp.text)]
+        args["query"] = wanted[0][:100]
+    elif call.tool == "decline_request":
+        args["reason"] = "escalation" if step.intent == "escalation" else "out_of_scope"
     return args
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from langchain_core.tools import BaseTool
 
 from agent.tools.activity import get_nudges, get_pipeline_summary
+from agent.tools.book import compare_partners, get_book_health, list_partners
 from agent.tools.gtm import diagnose_gtm_gaps
 from agent.tools.guard import decline_request
 from agent.tools.knowledge import search_playbooks
@@ -17,7 +18,8 @@ SHARED_TOOLS: list[BaseTool] = [
     get_readiness_score, explain_score, diagnose_gtm_gaps, search_playbooks, get_activation_plan, update_milestone,
     record_readiness_signal, get_nudges, get_pipeline_summary, get_revenue_impact, decline_request,
 ]
-PAM_TOOLS: list[BaseTool] = [find_partner, list_dormant_partners, list_growth_partners]
+PAM_TOOLS: list[BaseTool] = [find_partner, list_dormant_partners, list_growth_partners, list_partners, get_book_health,
+                             compare_partners]
 ALL_TOOLS: list[BaseTool] = SHARED_TOOLS + PAM_TOOLS
 
 

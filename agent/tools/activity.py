@@ -13,8 +13,7 @@ from readiness.scope import visible_partner_ids
 @tool
 @guarded
 def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
-    """Nudges due now (stalled milestones, no login for 30 days, deals with no AE meeting, certified with no
-    deal), each with the next step."""
+    """Nudges due now (stalled milestones, no logins, deals without the AE...) with next steps."""
     from readiness.nudges import nudges_due
 
     ctx = context_of(runtime)
@@ -23,15 +22,15 @@ def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
             visible_partner_ids(s, ctx.principal))
         audience = "partner" if ctx.role == "partner" else None
         nudges = [n for n in nudges_due(s, ctx.as_of, partner_ids=ids) if audience is None or n.audience == audience]
-    return ok({"nudges": [{"partner_id": n.partner_id, "name": n.name, "audience": n.audience, "code": n.code,
-                           "reason": n.reason, "next_step": n.next_step} for n in nudges[:10]]})
+    return ok({"as_of": ctx.as_of, "nudges": [
+        {"partner_id": n.partner_id, "name": n.name, "audience": n.audience, "code": n.code, "reason": n.reason,
+         "next_step": n.next_step} for n in nudges[:10]]})
 
 
 @tool
 @guarded
 def get_pipeline_summary(runtime: Runtime, partner: str | None = None) -> str:
-    """Partner-sourced vs influenced pipeline (never added together), coverage, stalled opportunities, forecast
-    by category. Without `partner`, a PAM gets their whole book."""
+    """Sourced vs influenced pipeline (never added), coverage, stalled deals. No `partner`: the PAM's book."""
     from readiness.pipeline import pipeline_summary
 
     ctx = context_of(runtime)
@@ -46,7 +45,8 @@ def get_pipeline_summary(runtime: Runtime, partner: str | None = None) -> str:
         names = dict(s.execute(select(Partner.partner_id, Partner.name).where(
             Partner.partner_id.in_({o.partner_id for o in p.stalled[:5]}))).all())
     return ok({
-        "scope": scope, "sourced_open": p.open_sourced.amount, "sourced_count": p.open_sourced.count,
+        "scope": scope, "as_of": ctx.as_of, "sourced_open": p.open_sourced.amount,
+        "sourced_count": p.open_sourced.count,
         "influenced_open": p.open_influenced.amount, "influenced_count": p.open_influenced.count,
         "sourced_won": p.won_sourced_trailing.amount, "influenced_won": p.won_influenced_trailing.amount,
         "coverage_ratio": p.coverage_ratio, "coverage_target": p.coverage_target,

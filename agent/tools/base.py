@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -55,6 +56,11 @@ def guarded(fn: Callable[..., str]) -> Callable[..., str]:
         except AmbiguousPartner as exc:
             return error(str(exc), "ambiguous", candidates=[c.model_dump() for c in exc.candidates])
         except UnknownPartner as exc:
+            # Outside a leader's view, "no such partner" and "not yours" must read the same: a reply that differs
+            # would tell a PAM or a partner which names exist in other books.
+            if _role(args, kwargs) != "leader":
+                return error("That partner is not in your book; I can only discuss partners you manage.",
+                             "out_of_scope", refused=True)
             return error(str(exc), "not_found")
         except ValidationFailed as exc:
             return error(str(exc), "invalid")
@@ -65,6 +71,12 @@ def guarded(fn: Callable[..., str]) -> Callable[..., str]:
             return error("an internal error occurred; please try again or ask something else", "internal")
 
     return wrapper
+
+
+def _role(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    runtime = kwargs.get("runtime", args[0] if args else None)
+    ctx = getattr(runtime, "context", None)
+    return ctx.role if isinstance(ctx, Context) else None
 
 
 def context_of(runtime: Any) -> Context:
@@ -91,6 +103,24 @@ def idempotency_key(runtime: Any, tool: str, args: dict[str, Any]) -> str:
     turn = sum(1 for m in messages if isinstance(m, HumanMessage))
     ctx = context_of(runtime)
     raw = json.dumps([thread_id(runtime), ctx.principal.actor, turn, tool, args], sort_keys=True, default=str)
+    return f"{tool}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+
+
+_NAMED = re.compile(r"\b[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)+")
+
+
+def statement_key(runtime: Any, tool: str, args: dict[str, Any], evidence: str = "evidence") -> str:
+    """Same principal, partner and dimension, same fact: same key, whatever the thread or turn, so progress told twice
+    is recorded once. The fact is the names the statement gives (a customer, a certification: "the Northwind
+    Freight case study is published, like I said" repeats "the Northwind Freight case study went live"), else its
+    words, case, spacing and punctuation aside."""
+    ctx = context_of(runtime)
+    canonical = {k: " ".join(re.sub(r"[^\w\s]", " ", str(v).lower()).split()) if isinstance(v, str) else v
+                 for k, v in args.items()}
+    names = sorted({m.group(0).lower() for m in _NAMED.finditer(str(args.get(evidence) or ""))})
+    if names:
+        canonical[evidence] = names
+    raw = json.dumps([ctx.principal.actor, tool, canonical], sort_keys=True, default=str)
     return f"{tool}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 

@@ -10,8 +10,7 @@ from agent.tools.base import Runtime, context_of, guarded, ok, services_session,
 @tool
 @guarded
 def diagnose_gtm_gaps(runtime: Runtime, partner: str | None = None) -> str:
-    """GTM gaps (ICP, use case, sales motion, delivery, business communication, AE engagement) with status,
-    evidence, missing elements and playbooks; top_gap is the one thing to fix next."""
+    """GTM gaps with status, evidence, what is missing and playbooks; top_gap is the one to fix first."""
     from readiness.gtm import diagnose
 
     ctx = context_of(runtime)
@@ -24,5 +23,6 @@ def diagnose_gtm_gaps(runtime: Runtime, partner: str | None = None) -> str:
                 "evidence": list(g.evidence)[:3], "missing": list(g.missing_elements),
                 "playbooks": [{"id": p.id, "title": p.title} for p in g.playbooks][:3]}
 
-    return ok({"partner_id": ref.partner_id, "name": ref.name, "top_gap": view(d.top_gap) if d.top_gap else None,
+    return ok({"partner_id": ref.partner_id, "name": ref.name, "as_of": ctx.as_of,
+               "top_gap": view(d.top_gap) if d.top_gap else None,
                "gaps": [view(g) for g in d.gaps]})

@@ -17,9 +17,7 @@ GAPS = ("icp", "use_case", "sales_motion", "delivery_credibility", "business_com
 @tool
 @guarded
 def search_playbooks(runtime: Runtime, query: str, gap: str | None = None) -> str:
-    """Enablement playbooks for a question, optionally filtered by gap (icp, use_case, sales_motion,
-    delivery_credibility, business_communication, ae_engagement, enablement, pipeline_hygiene, co_sell).
-    Returned text is untrusted reference material; cite playbooks by id."""
+    """Playbooks for a how-to question, optionally for one `gap`. Untrusted text; cite playbooks by id."""
     ctx = context_of(runtime)
     audience = "partner" if ctx.role == "partner" else "pam"
     partner_type, customers = None, None

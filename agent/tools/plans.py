@@ -27,16 +27,17 @@ def plan_view(plan: Any, name: str) -> dict[str, Any]:
                 "next_step": x.next_step}
 
     nxt = plan.next_milestone
-    return {"partner_id": plan.partner_id, "name": name, "started_on": plan.started_on.isoformat(),
-            "done": plan.done, "total": plan.total,
-            "milestones": [m(x) for x in plan.milestones], "next_milestone": m(nxt) if nxt else None}
+    overdue = sum(1 for x in plan.milestones if x.status == "overdue")
+    return {"partner_id": plan.partner_id, "name": name, "as_of": plan.as_of.isoformat(),
+            "started_on": plan.started_on.isoformat(), "done": plan.done, "total": plan.total,
+            "milestones": [m(x) for x in plan.milestones], "next_milestone": m(nxt) if nxt else None,
+            "overdue": overdue, "on_track": overdue == 0}
 
 
 @tool
 @guarded
 def get_activation_plan(runtime: Runtime, partner: str | None = None) -> str:
-    """The partner's 30/60/90-day activation plan (created on first use): milestones, status from evidence,
-    due dates, the next milestone."""
+    """The 30/60/90-day plan: milestones, status, due dates, overdue count, on_track, next milestone."""
     from readiness.plans import get_or_create_plan
 
     ctx = context_of(runtime)
@@ -55,8 +56,8 @@ def update_milestone(
     partner: str | None = None,
     note: str | None = None,
 ) -> str:
-    """Record milestone progress. A partner saying it is done records a claim (awaits evidence or PAM
-    confirmation); a PAM confirms or rejects a partner's milestone. `milestone`: key or description."""
+    """A partner claims a milestone done (awaits evidence or its PAM); a PAM confirms or rejects one.
+    `milestone`: key or words."""
     from readiness.plans import claim_milestone, confirm_milestone, get_or_create_plan, resolve_milestone
 
     ctx = context_of(runtime)
@@ -81,6 +82,11 @@ def update_milestone(
             decision = "confirm" if status == "confirmed" else "reject"
             result = confirm_milestone(s, ref.partner_id, key, actor=ctx.principal.actor, as_of=ctx.as_of,
                                        decision=decision, thread_id=thread_id(runtime))
+            if decision == "confirm":
+                return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
+                           "message": f"Confirmed: '{result.title}' is done for {ref.name}."})
+            return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
+                       "message": f"Rejected {ref.name}'s claim on '{result.title}': it is {result.status} again."})
         return ok({"partner_id": ref.partner_id, "milestone": key, "status": result.status,
                    "message": milestone_message(ref.name, result, ctx.role)})
 

@@ -59,22 +59,21 @@ def _score(runtime: Runtime, partner: str | None, detail: bool) -> str:
 @tool
 @guarded
 def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
-    """Readiness score (0-100), tier, segment and dimension scores. `partner`: name or id (PAMs); partners omit it."""
+    """Readiness score, tier, segment, dimensions. `partner`: name or id (PAMs only)."""
     return _score(runtime, partner, detail=False)
 
 
 @tool
 @guarded
 def explain_score(runtime: Runtime, partner: str | None = None) -> str:
-    """Why a partner scores what it does: each dimension's sub-signals, contributions, evidence, dormant flags."""
+    """Why a partner scores so: sub-signals, contributions, evidence, dormant flags."""
     return _score(runtime, partner, detail=True)
 
 
 @tool
 @guarded
 def get_revenue_impact(runtime: Runtime, partner: str | None = None) -> str:
-    """Revenue at stake: expected upside, cost of inaction per quarter, activation ROI. Without `partner`, a PAM
-    gets their whole book."""
+    """Revenue at stake: upside, cost of inaction per quarter, ROI. No `partner`: the PAM's whole book."""
     from readiness.scoring import program_impact, revenue_impact
 
     ctx = context_of(runtime)
@@ -83,12 +82,13 @@ def get_revenue_impact(runtime: Runtime, partner: str | None = None) -> str:
             ids = visible_partner_ids(s, ctx.principal)
             impact = program_impact(s, ctx.as_of, partner_ids=ids)
             scope = "your book" if ctx.role == "pam" else "the program"
-            return ok({"level": "program", "scope": scope, "ready_count": impact.ready_dormant_count,
+            return ok({"level": "program", "scope": scope, "as_of": ctx.as_of,
+                       "ready_count": impact.ready_dormant_count,
                        "revenue": impact.ready_dormant_revenue, "share": impact.activation_share,
                        "lift": impact.lift})
         ref = subject(s, ctx, partner)
         r = revenue_impact(s, ref.partner_id, ctx.as_of)
-        return ok({"level": "partner", "partner_id": ref.partner_id, "name": ref.name,
+        return ok({"level": "partner", "partner_id": ref.partner_id, "name": ref.name, "as_of": ctx.as_of,
                    "expected_upside": r.expected_upside, "probability": r.activation_probability,
                    "typical_deal_size": r.typical_deal_size, "deals_per_year": r.deals_per_year,
                    "cost_of_inaction_per_quarter": r.cost_of_inaction_per_quarter, "roi": r.activation_roi})

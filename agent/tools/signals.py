@@ -11,9 +11,9 @@ from agent.tools.base import (
     check_write_budget,
     context_of,
     guarded,
-    idempotency_key,
     ok,
     services_session,
+    statement_key,
     subject,
     thread_id,
 )
@@ -34,8 +34,7 @@ def record_readiness_signal(
     level: Literal["low", "medium", "high"] = "medium",
     partner: str | None = None,
 ) -> str:
-    """Record a readiness signal (e.g. new certified staff, a published case study) with its evidence.
-    Partner-reported signals await PAM confirmation. The partner is rescored at once."""
+    """Record a readiness fact (a hire, certifications, a case study) with the user's words as evidence."""
     from readiness.signals import SignalIn, record_signal
 
     ctx = context_of(runtime)
@@ -47,9 +46,9 @@ def record_readiness_signal(
         out = record_signal(s, SignalIn(
             partner_id=ref.partner_id, dimension=dimension, level=level, evidence=evidence[:1000], source=source,
             actor=ctx.principal.actor, thread_id=thread_id(runtime),
-            idempotency_key=idempotency_key(runtime, "record_readiness_signal", key_args),
+            idempotency_key=statement_key(runtime, "record_readiness_signal", key_args),
         ), as_of=ctx.as_of)
-        status = "awaiting PAM confirmation" if out.status == "claimed" else out.status
+        status = "claimed, awaiting PAM confirmation" if out.status == "claimed" else out.status
         message = f"Recorded a {level} {dimension.replace('_', ' ')} signal for {ref.name} ({status})."
         if not out.created:
             message = f"That {dimension.replace('_', ' ')} signal for {ref.name} was already recorded ({status})."

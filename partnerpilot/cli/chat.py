@@ -125,6 +125,16 @@ def _read_line(stream: TextIO, interactive: bool) -> str | None:
     return text
 
 
+def _load_planner() -> None:
+    """Load the offline planner's intent model before the first turn (fitting it on a first run takes minutes)."""
+    from agent.planner.classifier import model_is_cached, warm_up
+
+    if not model_is_cached():
+        console.print("[dim]fitting the intent model from agent/training (first run only; cached under "
+                      "PARTNERPILOT_HOME)...[/dim]")
+    warm_up()
+
+
 def chat(
     as_: str = typer.Option(..., "--as", help="Who is talking: partner:ID or pam:ID."),
     thread: str | None = typer.Option(None, "--thread", help="Resume this thread (yours only)."),
@@ -153,6 +163,8 @@ def chat(
             validate_principal(s, ctx.principal)
     except OutOfScope as exc:
         fail(str(exc), 2)
+    if ctx.provider != "openai":
+        _load_planner()
 
     with open_checkpointer(get_settings()) as checkpointer:
         graph = build_graph(checkpointer=checkpointer)
@@ -195,5 +207,63 @@ def chat(
         console.print("[dim]bye[/dim]")
 
 
+intents_app = typer.Typer(help="The offline planner's intent classifier: fit, cross-validate, score on the suites.",
+                          no_args_is_help=True)
+
+
+@intents_app.command("train")
+def intents_train() -> None:
+    """Fit the intent model now (or load it when the cache under PARTNERPILOT_HOME matches the training data)."""
+    import time
+
+    from agent.planner.classifier import cache_key, get_model
+
+    started = time.perf_counter()
+    model = get_model()
+    console.print(f"intent model {cache_key()}: {len(model.classes)} intents, {model.examples} training texts, "
+                  f"ready in {time.perf_counter() - started:.1f} s")
+
+
+@intents_app.command("cv")
+def intents_cv(folds: int = typer.Option(5, help="Cross-validation folds (grouped by written line).")) -> None:
+    """Cross-validated accuracy of the intent classifier on its own training data."""
+    from agent.planner.classifier import cross_validate
+
+    r = cross_validate(folds=folds)
+    console.print(f"{r.folds}-fold grouped CV over {r.examples} written examples: accuracy {r.accuracy:.3f} "
+                  f"(noisy variants {r.noisy_accuracy:.3f}), macro-F1 {r.macro_f1:.3f}, ECE {r.ece:.3f}, "
+                  f"{r.seconds:.0f} s")
+    table = Table("intent", "accuracy")
+    for intent, acc in r.per_intent.items():
+        table.add_row(intent, f"{acc:.3f}")
+    console.print(table)
+    console.print("most frequent confusions: " + "; ".join(f"{t}→{p} ×{n}" for t, p, n in r.confusions[:8]))
+
+
+@intents_app.command("labels")
+def intents_labels(
+    scenarios: list[str] = typer.Option(["evals/scenarios", "evals/blind"], "--scenarios",
+                                        help="Scenario folders whose turns carry `intents` labels."),
+) -> None:
+    """Accuracy of the planner's reading against the readers' `intents` labels, turn by turn through the graph."""
+    from pathlib import Path
+
+    from agent.planner.evaluate import label_accuracy
+
+    configure_quiet()
+    r = label_accuracy([Path(s) for s in scenarios])
+    console.print(f"{r.understander}: {r.turns} labelled turns, exact {r.exact:.3f}, first intent {r.first:.3f}")
+    console.print("most frequent confusions (label→read): "
+                  + "; ".join(f"{a}→{b} ×{n}" for a, b, n in r.confusions[:10]))
+
+
+def configure_quiet() -> None:
+    from server.observability import configure_logging
+
+    configure_logging(logging.WARNING)
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+
+
 def register(app: typer.Typer) -> None:
     app.command("chat")(chat)
+    app.add_typer(intents_app, name="intents")

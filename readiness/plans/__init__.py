@@ -10,6 +10,7 @@ from readiness.plans.plans import (
     confirm_milestone,
     get_or_create_plan,
     load_template,
+    milestone_from_text,
     plan_status,
     resolve_milestone,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "confirm_milestone",
     "get_or_create_plan",
     "load_template",
+    "milestone_from_text",
     "plan_status",
     "resolve_milestone",
 ]

@@ -34,6 +34,7 @@ from readiness.gtm.diagnosis import diagnose
 from readiness.gtm.facts import PartnerFacts, load_facts
 from readiness.models import ActivationPlan, Milestone, Pam, Partner, utcnow
 from readiness.plans.evidence import Acceptance, evaluate, parse_acceptance
+from readiness.scope import pam_id_of
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "templates.yaml"
 MilestoneStatus = Literal["open", "claimed", "done", "overdue", "stalled", "skipped"]
@@ -283,6 +284,36 @@ _FILLER = frozenset((
 ))
 
 
+def _content_words(text: str) -> list[str]:
+    # Filler words ("the", "one", "we did") would otherwise match titles like "One use case ...".
+    return [w for w in utils.default_process(text.replace("-", " ")).split() if w not in _FILLER]
+
+
+def _by_alias(words: list[str], keys: list[str], template: PlanTemplate) -> str | None:
+    """The milestone whose most specific alias phrase (most words) the words contain; "" when two milestones tie
+    (ambiguous), None when no alias matches."""
+    aliases = {m.key: m.aliases for m in template.milestones}
+    best: dict[str, int] = {}
+    for key in keys:
+        for phrase in [*aliases.get(key, []), key.replace("_", " ")]:
+            tokens = utils.default_process(phrase.replace("-", " ")).split()
+            if tokens and all(any(fuzz.ratio(t, w) >= 85 for w in words) for t in tokens):
+                best[key] = max(best.get(key, 0), len(tokens))
+    if not best:
+        return None
+    top = max(best.values())
+    winners = [k for k, n in best.items() if n == top]
+    return winners[0] if len(winners) == 1 else ""
+
+
+def milestone_from_text(text: str, template: PlanTemplate | None = None) -> str | None:
+    """The milestone a statement names by one of its aliases ("we ran our first customer workshop" ->
+    partner_led_demo), or None. Without a plan: for deciding whether a progress report is a milestone claim."""
+    template = template or load_template()
+    words = _content_words(text or "")
+    return _by_alias(words, [m.key for m in template.milestones], template) or None if words else None
+
+
 def resolve_milestone(plan: PlanView, text: str, template: PlanTemplate | None = None) -> str | None:
     """A milestone key from a loose reference ("the ICP one", "we ran the customer workshop, tick it off"), or None.
 
@@ -294,22 +325,13 @@ def resolve_milestone(plan: PlanView, text: str, template: PlanTemplate | None =
     normalized = text.strip().lower().replace(" ", "_").replace("-", "_")
     if normalized in {v.key for v in plan.milestones}:
         return normalized
-    # Filler words ("the", "one", "we did") would otherwise match titles like "One use case ...".
-    words = [w for w in utils.default_process(text.replace("-", " ")).split() if w not in _FILLER]
+    words = _content_words(text)
     if not words:
         return None
     template = template or load_template()
-    aliases = {m.key: m.aliases for m in template.milestones}
-    best: dict[str, int] = {}
-    for v in plan.milestones:
-        for phrase in [*aliases.get(v.key, []), v.key.replace("_", " ")]:
-            tokens = utils.default_process(phrase.replace("-", " ")).split()
-            if tokens and all(any(fuzz.ratio(t, w) >= 85 for w in words) for t in tokens):
-                best[v.key] = max(best.get(v.key, 0), len(tokens))
-    if best:
-        top = max(best.values())
-        winners = [k for k, n in best.items() if n == top]
-        return winners[0] if len(winners) == 1 else None
+    winner = _by_alias(words, [v.key for v in plan.milestones], template)
+    if winner is not None:
+        return winner or None
     query = " ".join(words)
     choices = {v.key: utils.default_process(f"{v.key.replace('_', ' ')} {v.title}") for v in plan.milestones}
     hit = process.extractOne(query, choices, scorer=fuzz.token_set_ratio)
@@ -379,13 +401,14 @@ def confirm_milestone(
     template = template or load_template()
     if decision not in ("confirm", "reject"):
         raise ValidationFailed(f"decision must be confirm or reject, got {decision!r}")
-    pam = session.get(Pam, actor)
+    # The actor is the audit identity ("pam:pam-02"); the book is checked on the PAM's own id.
+    pam = session.get(Pam, pam_id_of(actor))
     m = _milestone(session, partner_id, milestone_key, as_of, template)
     owner = m.plan.partner_id
     partner = session.get(Partner, owner)
     if pam is None:
-        raise OutOfScope(f"only a PAM can {decision} a milestone; {actor!r} is not a PAM")
-    if partner is not None and partner.pam_id not in (None, actor):
+        raise OutOfScope(f"only the partner's PAM can {decision} a milestone, and {actor!r} is not a PAM")
+    if partner is not None and partner.pam_id not in (None, pam.pam_id):
         raise OutOfScope(f"{actor} is not the PAM of {partner.name} ({owner})")
     if m.status == "skipped":
         raise ValidationFailed(f"milestone {m.key!r} was skipped when the plan was created; nothing to {decision}")
