@@ -249,10 +249,9 @@ def cross_validate(root: Path = training.TRAINING_DIR, intents: set[str] | None 
 
 
 def cache_key(root: Path = training.TRAINING_DIR) -> str:
-    """The training data, the eval messages left out of it, the code that prepares and fits, and the libraries."""
+    """The training data, the code that prepares and fits, and the libraries."""
     here = Path(__file__).resolve().parent
-    code = "".join((here / f).read_text(encoding="utf-8") for f in ("classifier.py", "training.py", "separation.py",
-                                                                     "spelling.py"))
+    code = "".join((here / f).read_text(encoding="utf-8") for f in ("classifier.py", "training.py", "spelling.py"))
     code_hash = hashlib.sha256(code.encode()).hexdigest()[:12]
     return training.data_hash(root, extra=f"{FEATURE_VERSION}|{code_hash}|{sklearn.__version__}|{np.__version__}")
 

@@ -1,5 +1,5 @@
-"""Training data and test data never meet: one definition of "the same message", used by the training loader (which
-leaves out any written example that collides with an eval message) and by the test that guards it.
+"""Training data and test data never meet: one definition of "the same message", used by the test that guards it
+(tests/test_training_separation.py). Training itself never reads the eval sets.
 
 Two texts are compared after normalising case, punctuation and names: partner names of every eval dataset and the
 `{partner}` placeholders become one token, customer (account) names and `{customer}` another. They collide when
@@ -146,14 +146,3 @@ def collisions(examples: Iterable[tuple[str, str]], messages: Iterable[EvalMessa
                 found.append(Collision(message=m.text, source=m.source, example=line, origin="vocabulary",
                                        how="vocabulary"))
     return found
-
-
-def messages_digest() -> str:
-    """Changes when any eval message changes (the training set depends on them through the exclusion)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for m in eval_messages():
-        h.update(m.source.encode())
-        h.update(m.text.encode())
-    return h.hexdigest()[:16]
