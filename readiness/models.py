@@ -254,10 +254,13 @@ class QuarantinedRow(Base):
     """An input row an import refused, with where it came from and why."""
 
     __tablename__ = "quarantined_rows"
+    __table_args__ = (Index("ix_quarantined_rows_file", "file", "file_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     import_run: Mapped[str] = mapped_column(String(64), index=True)
     file: Mapped[str] = mapped_column(String(300))
+    # SHA-256 of the file's bytes: a re-import of the same file replaces its rows (readiness.importers.quarantine).
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
     row_number: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text)

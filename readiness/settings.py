@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Request body limit (every route but uploads).")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Body limit of POST /v1/imports.")
     log_format: str = Field(default="json", description="json | console: server and CLI log lines on stderr.")
+    import_lock_wait_s: float = Field(default=30.0, gt=0, le=3600, description="How long an import waits for "
+                                      "another one to finish before giving up with 'another import is running'.")
+    db_unavailable_retry_after_s: int = Field(default=5, ge=1, le=300, description="Retry-After of the 503 a "
+                                              "request gets while the database cannot be reached.")
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120, description="How long a request waits for a "
+                                     "database connection (store and checkpointer pools) before failing with 503.")
 
     # Nudge delivery (`partnerpilot nudges send`): nothing is sent until a channel is configured.
     smtp_host: str | None = Field(default=None, description="SMTP server for nudge e-mails; unset: no e-mail.")

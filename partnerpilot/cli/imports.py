@@ -20,12 +20,13 @@ from sqlalchemy import Engine, func, select
 
 from partnerpilot.cli.common import console, engine, err_console, fail, print_json
 from readiness.db import session_scope
-from readiness.importers import ImportReport, MappingMismatch, import_dataset, load_mapping
+from readiness.importers import ImportBusy, ImportReport, MappingMismatch, import_dataset, load_mapping
 from readiness.models import ScoreSnapshot
 from readiness.scoring.incremental import IncrementalReport
 from readiness.settings import get_settings
 
 SHOWN_QUARANTINE = 10
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, try again later (another import holds the lock)
 _COLUMNS = ("inserted", "updated", "unchanged", "quarantined")
 
 
@@ -88,6 +89,9 @@ def import_command(
             # The mapping to edit goes to stdout alone, so `... > my-mapping.yaml` saves it as it is.
             typer.echo(exc.yaml, nl=False)
             fail(f"{exc}\n(the mapping to edit is on standard output: redirect it to a file)", 2)
+        except ImportBusy as exc:
+            bar.stop()
+            fail(f"{exc} (nothing was imported)", EX_TEMPFAIL)
     rescored = _after_import(eng, report) if rescore and report.usable else None
     if as_json:
         print_json({

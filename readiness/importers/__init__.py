@@ -1,5 +1,6 @@
 """Importers: canonical CSV / JSON Lines folders and CRM exports (through YAML column mappings) into the store."""
 
+from readiness.importers.lock import ImportBusy
 from readiness.importers.mapping import Mapping, MappingMismatch, load_mapping
 from readiness.importers.pipeline import ImportFolderError, Progress, import_dataset, import_into_sqlite_file
 from readiness.importers.report import FileCounts, ImportReport, QuarantineEntry
@@ -7,6 +8,7 @@ from readiness.importers.upload import Upload, UploadError, import_uploads
 
 __all__ = [
     "FileCounts",
+    "ImportBusy",
     "ImportFolderError",
     "ImportReport",
     "Mapping",

@@ -12,11 +12,13 @@ from sqlalchemy import Connection, Engine, insert
 
 from readiness.importers.fastpath import ActivityTuple, check_activity
 from readiness.importers.mapping import Mapping, check_sources, load_mapping
+from readiness.importers.quarantine import file_digest, replace_earlier
 from readiness.importers.report import REPORT_QUARANTINE_LIMIT, FileCounts, ImportReport, QuarantineEntry
 from readiness.importers.rows import error_reason
 from readiness.importers.sources import ReadState, SourceFile, canonical_sources, raw_text, read_rows
 from readiness.importers.store import ActivityWriter, existing_ids, import_transaction, upsert
 from readiness.models import QuarantinedRow
+from readiness.settings import get_settings
 
 # progress(file label, bytes read, file size in bytes); called every few thousand rows.
 Progress = Callable[[str, int, int], None]
@@ -48,6 +50,13 @@ class _Run:
         }
         # Content of every id accepted so far per table, to tell harmless repeats from conflicting duplicates.
         self.seen: dict[str, dict[str, BaseModel]] = {}
+        self.digests: dict[str, str] = {}  # file label -> SHA-256 of its bytes
+
+    def begin_source(self, source: SourceFile) -> None:
+        """A re-import of the same file replaces the rows its earlier imports quarantined."""
+        digest = file_digest(source.path)
+        self.digests[source.label] = digest
+        replace_earlier(self.conn, source.label, digest, self.report.run_id)
 
     def counts(self, source: SourceFile) -> FileCounts:
         return self.report.files.setdefault(source.label, FileCounts())
@@ -60,6 +69,7 @@ class _Run:
         self.pending_quarantine.append({
             "import_run": self.report.run_id,
             "file": source.label,
+            "file_sha256": self.digests.get(source.label),
             "row_number": row,
             "reason": reason,
             "raw": raw.replace("\x00", "") if raw else raw,
@@ -80,6 +90,7 @@ class _Run:
 
     def import_table(self, source: SourceFile) -> None:
         spec = source.spec
+        self.begin_source(source)
         counts = self.counts(source)
         seen = self.seen.setdefault(spec.name, {})
         accepted: list[dict[str, Any]] = []
@@ -132,6 +143,7 @@ class _Run:
 
     def import_activity(self, source: SourceFile, writer: ActivityWriter) -> None:
         columns = source.spec.columns
+        self.begin_source(source)
         counts = self.counts(source)
         partners = self.known["partners"]
         state = ReadState()
@@ -186,6 +198,7 @@ def import_dataset(
     mapping: str | Path | None = None,
     progress: Progress | None = None,
     kinds: dict[str, str] | None = None,
+    lock_wait_s: float | None = None,
 ) -> ImportReport:
     """Import a folder of canonical CSV / JSON Lines files (or CRM exports through `mapping`) in one transaction.
 
@@ -194,13 +207,17 @@ def import_dataset(
     rows are stored in `quarantined_rows` under the report's `run_id`. Any exception leaves the store as it was.
     With a mapping, `kinds` (file name → canonical file) places exports whose names its patterns do not match;
     an export lacking a column for a required field raises `MappingMismatch` before anything is written.
+    One import runs at a time per store: this one waits for another up to `lock_wait_s` (default
+    `PARTNERPILOT_IMPORT_LOCK_WAIT_S`), then raises `ImportBusy`. Re-importing a file replaces the rows its earlier
+    imports quarantined (`readiness.importers.quarantine`).
     """
     folder = Path(path)
     if not folder.is_dir():
         raise ImportFolderError(f"not a folder: {folder}")
     resolved = load_mapping(mapping) if mapping is not None else None
     sources = _sources(folder, resolved, kinds)
-    with import_transaction(engine) as conn:
+    wait = lock_wait_s if lock_wait_s is not None else get_settings().import_lock_wait_s
+    with import_transaction(engine, wait) as conn:
         run = _Run(conn, progress)
         writer: ActivityWriter | None = None
         for source in sources:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, select
 
 from readiness.importers.fastpath import ActivityTuple
+from readiness.importers.lock import acquire_import_lock
 from readiness.importers.report import FileCounts
 from readiness.models import Base
 
@@ -28,8 +29,9 @@ def table(name: str) -> Table:
 
 
 @contextmanager
-def import_transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction for the whole import, committed only if everything succeeded.
+def import_transaction(engine: Engine, lock_wait_s: float) -> Iterator[Connection]:
+    """One transaction for the whole import, committed only if everything succeeded, holding the store's import
+    lock (`readiness.importers.lock`; `ImportBusy` after `lock_wait_s` of waiting for another import).
 
     pysqlite does not open a transaction before DDL or SELECT by itself; an explicit BEGIN IMMEDIATE makes the
     index drop/recreate part of the transaction and takes the write lock up front instead of mid-import.
@@ -43,8 +45,7 @@ def import_transaction(engine: Engine) -> Iterator[Connection]:
             conn.commit()
         try:
             with conn.begin():
-                if sqlite:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                acquire_import_lock(conn, lock_wait_s)
                 yield conn
         finally:
             if sqlite:
