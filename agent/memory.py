@@ -52,7 +52,9 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
             min_size=1,
             max_size=10,
             check=ConnectionPool.check_connection,  # validate a pooled connection before handing it out
-            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            timeout=s.db_pool_timeout_s,  # database down: fail (503) in seconds, not after psycopg's default 30 s
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                    "connect_timeout": max(2, round(s.db_pool_timeout_s))},
             open=True,
         )
         try:

@@ -35,7 +35,11 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # pool_pre_ping replaces connections a database restart broke; the timeouts make an unreachable database a
+    # quick 503 (server.db_unavailable) rather than a request hanging for the driver's defaults.
+    timeout = settings.db_pool_timeout_s
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=timeout,
+                         connect_args={"connect_timeout": max(2, round(timeout))})
 
 
 def init_db(engine: Engine) -> None:

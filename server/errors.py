@@ -89,5 +89,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def shared_down(request: Request, exc: SharedUnavailable) -> JSONResponse:
         return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"})
 
+    from server.db_unavailable import install_unavailable_handler  # it builds its bodies with error_response
+
+    install_unavailable_handler(app)
+
 
 __all__ = ["ErrorBody", "FieldError", "domain_status", "error_response", "install_error_handlers", "short"]
