@@ -42,9 +42,11 @@ class MappingProblem(BaseModel):
 
 
 class MappingMismatchBody(ErrorBody):
-    mapping_problems: list[MappingProblem]
-    mapping_yaml: str = Field(description="the mapping with a TODO where each missing column goes: edit, upload "
-                                          "as mapping_yaml")
+    """A 422: invalid input (`errors`), or a mapping that does not fit the files (the two fields below)."""
+
+    mapping_problems: list[MappingProblem] | None = None
+    mapping_yaml: str | None = Field(None, description="the mapping with a TODO where each missing column goes: "
+                                                       "edit, upload as mapping_yaml")
 
 
 router = APIRouter(tags=["imports"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
