@@ -19,8 +19,9 @@ import math
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
+from readiness.db import SQLITE_BUSY_TIMEOUT_MS
+
 IMPORT_LOCK = 7_416_002  # PostgreSQL advisory lock id: one import at a time per database
-SQLITE_BUSY_MS = 30_000  # the connection's usual busy_timeout (readiness.db), restored once the lock is held
 
 
 class ImportBusy(RuntimeError):
@@ -48,7 +49,7 @@ def acquire_import_lock(conn: Connection, wait_s: float) -> None:
                 raise
             raise ImportBusy(retry_after(wait_s)) from None
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # the connection's usual wait
         return
     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
     try:
