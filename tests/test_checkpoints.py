@@ -227,3 +227,30 @@ def test_threads_answers_fast_with_10000_threads_stored(client: TestClient, stor
     assert [t["thread_id"] for t in listed] == [f"seed-{n:05d}" for n in range(20)]
     # Budget 50 ms on a quiet machine (benchmarks.checkpoint_bench measures it); generous here for busy CI.
     assert float(np.percentile(times, 95)) < 250
+
+
+def test_a_turn_sweeps_threads_idle_past_the_window_at_most_once_an_interval(sqlite_engine: Engine,
+                                                                            tmp_path: Path) -> None:
+    from agent.checkpointer import SWEEP_EVERY_S
+
+    configure(sqlite_engine)
+    with open_checkpointer(_settings(sqlite_engine, tmp_path, thread_retention_days=30)) as cp:
+        graph = build_graph(checkpointer=cp)
+
+        def say(thread: str) -> None:
+            graph.invoke({"messages": [HumanMessage(content="hello")]}, config=run_config(thread, "pam:pam-01"),
+                         context=CTX, **TURN_OPTIONS)
+
+        def age(thread: str) -> None:
+            with sqlite_engine.begin() as conn:
+                conn.execute(update(ChatThread).where(ChatThread.thread_id == thread)
+                             .values(updated_at=datetime.now(UTC) - timedelta(days=31)))
+
+        say("t-idle")
+        age("t-idle")
+        say("t-busy")  # within the interval since start: no sweep yet
+        assert thread_owner(cp, "t-idle") == "pam:pam-01"
+        cp._last_sweep = time.monotonic() - SWEEP_EVERY_S - 1  # type: ignore[attr-defined]
+        say("t-busy")
+        assert cp.get_tuple({"configurable": {"thread_id": "t-idle"}}) is None
+        assert [t.thread_id for t in list_threads(cp, "pam:pam-01")] == ["t-busy"]
