@@ -47,6 +47,7 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
     s = settings or get_settings()
     url = s.resolved_database_url
     keeping = Keeping(keep=s.checkpoint_keep, retention_days=s.thread_retention_days)
+    store = StoreEngine(url)
     if is_postgres_url(url):
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
@@ -61,7 +62,7 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
         )
         try:
             saver = KeptPostgresSaver(pool)  # type: ignore[arg-type]
-            saver.start_keeping(keeping, _store_engine)
+            saver.start_keeping(keeping, store)
             # Several workers start at once: setup() inserts its migration rows unguarded, so one at a time. Waiting
             # is a polling loop, not a blocking pg_advisory_lock: setup() builds an index CONCURRENTLY, which waits
             # for every open transaction, a blocked lock request included, and the two would wait for each other.
@@ -75,6 +76,7 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
             yield saver
         finally:
             pool.close()
+            store.close()
         return
 
     path = s.checkpoint_path
@@ -84,14 +86,43 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         saver = KeptSqliteSaver(conn)
-        saver.start_keeping(keeping, _store_engine)
+        saver.start_keeping(keeping, store)
         saver.setup()
         yield saver
     finally:
         conn.close()
+        store.close()
 
 
-def _store_engine() -> Engine:
+class StoreEngine:
+    """The store holding the thread listing: the process's services engine when it is the same database as the
+    checkpointer's settings name (the server, the CLI), else an engine of its own (a checkpointer opened on another
+    home's settings, as tests and tools do), disposed when the checkpointer closes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self._own: Engine | None = None
+
+    def __call__(self) -> Engine:
+        from agent.services import get_services
+        from readiness.db import make_engine
+
+        shared = get_services().engine
+        if shared.url == self.url:
+            return shared
+        if self._own is None:
+            self._own = make_engine(self.url.render_as_string(hide_password=False))
+        return self._own
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.dispose()
+
+
+def _store_engine(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Engine:
+    engine_of = getattr(checkpointer, "engine_of", None)
+    if callable(engine_of):
+        return engine_of()  # type: ignore[no-any-return]
     from agent.services import get_services
 
     return get_services().engine
@@ -110,7 +141,7 @@ def run_config(thread_id: str, owner: str) -> dict[str, Any]:
 def thread_owner(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> str | None:
     """Who started this thread, or None when it has no checkpoint yet (a new thread). The listing table answers
     with one primary-key read; a thread it does not know (written before it existed) is read from its checkpoint."""
-    owner = thread_index.owner_of(_store_engine(), thread_id)
+    owner = thread_index.owner_of(_store_engine(checkpointer), thread_id)
     if owner is not None:
         return owner
     latest = checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
@@ -123,7 +154,7 @@ def thread_owner(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> str 
 
 def list_threads(checkpointer: BaseCheckpointSaver[Any], owner: str, limit: int = 20) -> list[ThreadSummary]:
     """This owner's threads, most recently updated first, from the listing table (kept by the checkpointer)."""
-    return thread_index.list_for(_store_engine(), owner, limit)
+    return thread_index.list_for(_store_engine(checkpointer), owner, limit)
 
 
 __all__ = ["TURN_OPTIONS", "ThreadSummary", "is_postgres_url", "list_threads", "open_checkpointer", "run_config",
