@@ -11,7 +11,10 @@
    two-turn thread holds, every other thread a copy of its latest. Then `GET /threads` as the caller, timed
    in-process (TestClient: routing, auth, the listing, JSON), p50 / p95 / max over `--requests` calls.
 
-    python -m benchmarks.checkpoint_bench [--turns 40] [--threads 10000] [--mine 200] [--requests 50]
+    python -m benchmarks.checkpoint_bench [--turns 40] [--threads 10000] [--mine 200] [--requests 50] [--postgres]
+
+`--postgres` runs the same on a throw-away database on the local PostgreSQL server (store and checkpointer; bytes
+are the checkpoint, blob and write columns' lengths, and the tables' total relation size for "file").
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,24 @@ PAM_TURNS = ["Which dormant partners should I call this week?", "and the second 
              "how is the pipeline in my book?", "any nudges?", "who has claims waiting for me?",
              "what is at stake in my book?", "which partners stalled in onboarding?", "what should I do first?",
              "show me the call list again", "what's the readiness score of Summit Technologies?", "thanks"]
+
+
+POSTGRES_URL = os.environ.get("PARTNERPILOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+
+
+def _pg_stored_bytes(url: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows, meta = conn.execute("SELECT COUNT(*), COALESCE(SUM(octet_length(checkpoint::text) "
+                                  "+ octet_length(metadata::text)), 0) FROM checkpoints").fetchone()  # type: ignore[misc]
+        blobs = conn.execute("SELECT COALESCE(SUM(octet_length(blob)), 0) FROM checkpoint_blobs").fetchone()
+        writes = conn.execute("SELECT COALESCE(SUM(octet_length(blob)), 0) FROM checkpoint_writes").fetchone()
+        size = sum(int(conn.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0])  # type: ignore[index]
+                   for t in PG_TABLES)
+    return {"rows": int(rows), "blob_bytes": int(meta) + int(blobs[0]) + int(writes[0]),  # type: ignore[index]
+            "file_bytes": size}
 
 
 def _stored_bytes(db: Path) -> dict[str, int]:
@@ -118,7 +141,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=10_000)
     parser.add_argument("--mine", type=int, default=200, help="Seeded threads that belong to the caller.")
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--postgres", action="store_true", help="Store and checkpoints on the local PostgreSQL.")
     args = parser.parse_args()
+    if not args.postgres:
+        run(args, None)
+        return
+    import psycopg
+
+    name = f"pp_bench_ckpt_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        run(args, POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(args: argparse.Namespace, postgres_url: str | None) -> None:
 
     home = Path(tempfile.mkdtemp(prefix="pp-checkpoint-bench-"))
     os.environ.update({"PARTNERPILOT_HOME": str(home), "PARTNERPILOT_AS_OF": AS_OF,
@@ -126,6 +166,8 @@ def main() -> None:
                        "PARTNERPILOT_API_TOKENS": ",".join(f"{k}={v}" for k, v in TOKENS.items()),
                        "PARTNERPILOT_LOG_FORMAT": "console", "ANONYMIZED_TELEMETRY": "False"})
     os.environ.pop("PARTNERPILOT_DATABASE_URL", None)
+    if postgres_url:
+        os.environ["PARTNERPILOT_DATABASE_URL"] = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
     os.environ.setdefault("PARTNERPILOT_MODELS_DIR", str(ROOT / "var" / "models"))
 
     from fastapi.testclient import TestClient
@@ -146,12 +188,14 @@ def main() -> None:
     load_before = [round(x, 2) for x in os.getloadavg()]
 
     db = settings.checkpoint_path
+    stored: Callable[[], dict[str, int]] = ((lambda: _pg_stored_bytes(postgres_url)) if postgres_url
+                                            else (lambda: _stored_bytes(db)))
     with TestClient(create_app(settings)) as client:
         client.post("/invoke", json={"message": "hello", "thread_id": "warm-up"},
                     headers={"Authorization": "Bearer tok-pam2"}).raise_for_status()
-        start = _stored_bytes(db)
+        start = stored()
         turns = _run_turns(client, args.turns)
-        end = _stored_bytes(db)
+        end = stored()
         checkpointer = client.app.state.checkpointer  # type: ignore[attr-defined]
         longest = turns["threads"]["partner:p-004"]
         latest = checkpointer.get_tuple({"configurable": {"thread_id": longest}})
@@ -166,6 +210,7 @@ def main() -> None:
 
     result = {
         "benchmark": "checkpoints",
+        "backend": "postgresql" if postgres_url else "sqlite",
         "turns": args.turns,
         "threads_chatted": len(turns["threads"]),
         "turn_p50_ms": turns["turn_p50_ms"],
@@ -179,7 +224,7 @@ def main() -> None:
         "callers_threads": args.mine,
         "seed_seconds": round(seed_s, 1),
         "threads_listing": listing,
-        "checkpoints_db_bytes_after_seed": _stored_bytes(db)["file_bytes"],
+        "checkpoint_storage_bytes_after_seed": stored()["file_bytes"],
         "load_before": load_before,
         "load_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -191,7 +236,7 @@ def _print_table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="checkpoints (offline planner, lumenware, SQLite)")
+    t = Table(title=f"checkpoints (offline planner, lumenware, {result['backend']})")
     t.add_column("figure")
     t.add_column("value", justify="right")
     for key, value in result.items():
