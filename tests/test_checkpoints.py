@@ -151,6 +151,7 @@ def test_prune_deletes_idle_threads_and_their_rows_and_lists_old_threads(any_eng
                                      {"owner": "pam:pam-01", "source": "loop", "step": 0, "parents": {}},
                                      {"messages": "1"})
         assert [t.thread_id for t in list_threads(cp, "pam:pam-01")] == ["t-new", "t-old"]
+        assert thread_owner(cp, "t-legacy") == "pam:pam-01"  # no row yet: read from its checkpoint
 
         report = prune_all(cp, any_engine, Keeping(keep=2, retention_days=30))
         assert report.deleted_threads == 1 and report.indexed == 1
