@@ -25,7 +25,7 @@ from agent.context import Context
 from agent.graph import build_graph
 from agent.memory import TURN_OPTIONS, list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import configure
-from readiness.models import ChatThread
+from readiness.models import ChatConversation, ChatThread
 from readiness.settings import Settings, get_settings
 from server.app import create_app
 
@@ -152,6 +152,9 @@ def test_prune_deletes_idle_threads_and_their_rows_and_lists_old_threads(any_eng
                                      {"messages": "1"})
         assert [t.thread_id for t in list_threads(cp, "pam:pam-01")] == ["t-new", "t-old"]
         assert thread_owner(cp, "t-legacy") == "pam:pam-01"  # no row yet: read from its checkpoint
+        with any_engine.begin() as conn:  # an OpenAI-style conversation that continued the old thread
+            conn.execute(insert(ChatConversation).values(key="k" * 64, owner="pam:pam-01", thread_id="t-old",
+                                                         turns=1, created_at=datetime.now(UTC)))
 
         report = prune_all(cp, any_engine, Keeping(keep=2, retention_days=30))
         assert report.deleted_threads == 1 and report.indexed == 1
@@ -160,6 +163,8 @@ def test_prune_deletes_idle_threads_and_their_rows_and_lists_old_threads(any_eng
         with any_engine.connect() as conn:
             rows = set(conn.execute(select(ChatThread.thread_id)).scalars())
         assert rows == {"t-new", "t-legacy"}
+        with any_engine.connect() as conn:
+            assert conn.execute(select(ChatConversation.key)).first() is None
         listed = {t.thread_id: t for t in list_threads(cp, "pam:pam-01")}
         assert set(listed) == {"t-new", "t-legacy"} and listed["t-legacy"].title == "from before"
 
