@@ -132,7 +132,27 @@ def _time_listing(client: Any, requests: int) -> dict[str, Any]:
         r.raise_for_status()
         rows = len(r.json())
     return {"p50_ms": _percentile(latencies, 50), "p95_ms": _percentile(latencies, 95),
-            "max_ms": round(max(latencies), 2), "rows_returned": rows}
+            "max_ms": round(max(latencies), 2), "rows_returned": rows, **_concurrent(client, headers)}
+
+
+def _concurrent(client: Any, headers: dict[str, str], rounds: int = 5, at_once: int = 8) -> dict[str, float]:
+    """`at_once` listings sent together, with a `/healthz` among them: the slowest of each, over `rounds`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def timed(path: str, h: dict[str, str]) -> float:
+        started = time.perf_counter()
+        client.get(path, headers=h).raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+    listing: list[float] = []
+    health: list[float] = []
+    with ThreadPoolExecutor(max_workers=at_once + 1) as pool:
+        for _ in range(rounds):
+            lists = [pool.submit(timed, "/threads", headers) for _ in range(at_once)]
+            probe = pool.submit(timed, "/healthz", {})
+            listing += [f.result() for f in lists]
+            health.append(probe.result())
+    return {f"{at_once}_at_once_max_ms": round(max(listing), 1), "healthz_meanwhile_max_ms": round(max(health), 1)}
 
 
 def main() -> None:
