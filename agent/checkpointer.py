@@ -29,7 +29,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from agent import retention, thread_index
@@ -41,8 +41,8 @@ log = structlog.get_logger(__name__)
 
 
 class Keeping(BaseModel):
-    keep: int = 3
-    retention_days: int = 0  # 0: threads are never deleted for age
+    keep: int = Field(default=3, ge=1)
+    retention_days: int = Field(default=0, ge=0)  # 0: threads are never deleted for age
 
 
 class PruneReport(BaseModel):
