@@ -16,6 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
+from agent.compaction import compact_earlier_turns
 from agent.context import Context
 from agent.models import llm_for, offline_planner
 from agent.planner.turn import new_call
@@ -49,8 +50,10 @@ def _current_turn(messages: list[BaseMessage]) -> list[BaseMessage]:
 
 def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Input guardrails in code, before any model sees the message: the size limit, and off-topic or
-    role-escalation requests, which are declined through `decline_request` whatever model runs."""
-    fresh: dict[str, Any] = {"refused": False, "fallback": False, "fallback_reason": None}
+    role-escalation requests, which are declined through `decline_request` whatever model runs. Earlier turns'
+    tool results are compacted first (agent.compaction), so each turn's checkpoint stays small."""
+    compact = compact_earlier_turns(state.get("messages") or [])
+    fresh: dict[str, Any] = {"refused": False, "fallback": False, "fallback_reason": None, "messages": compact}
     limit = get_settings().max_input_chars
     last = state["messages"][-1] if state.get("messages") else None
     if not isinstance(last, HumanMessage):
@@ -58,12 +61,13 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if len(_text(last)) > limit:
         msg = (f"Your message is {len(_text(last)):,} characters long; the limit is {limit:,}. "
                "Please send a shorter question.")
-        return {**fresh, "refused": True,
-                "messages": [AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})]}
+        answer = AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})
+        return {**fresh, "refused": True, "messages": [*compact, answer]}
     reason = declined_intent(_text(last), runtime.context, state.get("dialogue"))
     if reason:
         call = new_call("decline_request", {"reason": reason}, salt=f"{len(state['messages'])}:{_text(last)}")
-        return {**fresh, "messages": [AIMessage(content="", tool_calls=[call], additional_kwargs={"guard": reason})]}
+        return {**fresh, "messages": [*compact, AIMessage(content="", tool_calls=[call],
+                                                          additional_kwargs={"guard": reason})]}
     return fresh
 
 

@@ -5,7 +5,8 @@ pool with health checks because idle PostgresSaver connections get dropped by se
 
 A thread belongs to the principal that started it: every turn is run with `{"owner": "role:id"}` in the run
 metadata, which LangGraph copies into each checkpoint's metadata, so ownership survives restarts and can be
-filtered on by any checkpointer.
+filtered on by any checkpointer. The savers are agent.checkpointer's: each write of a thread's checkpoint also
+updates the thread listing table and applies retention.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from pydantic import BaseModel
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from agent import thread_index
+from agent.checkpointer import OWNER_KEY, Keeping, KeptPostgresSaver, KeptSqliteSaver
+from agent.thread_index import ThreadSummary
 from readiness.settings import Settings, get_settings
 
-OWNER_KEY = "owner"
+# Passed to every turn's graph.invoke / graph.stream: one checkpoint per turn, written when the run ends, instead of
+# one per step (a turn is 4-8 steps, each a full copy of the conversation on SQLite).
+TURN_OPTIONS: dict[str, Any] = {"durability": "exit"}
 SETUP_LOCK = 7_416_001  # PostgreSQL advisory lock id serialising checkpointer set-up across workers
 
 
@@ -42,8 +46,9 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
     """Yield a ready (`setup()` done) checkpointer for the configured store; close it on exit."""
     s = settings or get_settings()
     url = s.resolved_database_url
+    keeping = Keeping(keep=s.checkpoint_keep, retention_days=s.thread_retention_days)
+    store = StoreEngine(url)
     if is_postgres_url(url):
-        from langgraph.checkpoint.postgres import PostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
@@ -58,7 +63,8 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
             open=True,
         )
         try:
-            saver = PostgresSaver(pool)  # type: ignore[arg-type]
+            saver = KeptPostgresSaver(pool)  # type: ignore[arg-type]
+            saver.start_keeping(keeping, store)
             # Several workers start at once: setup() inserts its migration rows unguarded, so one at a time. Waiting
             # is a polling loop, not a blocking pg_advisory_lock: setup() builds an index CONCURRENTLY, which waits
             # for every open transaction, a blocked lock request included, and the two would wait for each other.
@@ -72,9 +78,8 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
             yield saver
         finally:
             pool.close()
+            store.close()
         return
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
 
     path = s.checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,11 +87,47 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
     conn = sqlite3.connect(str(path), check_same_thread=False)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
-        saver = SqliteSaver(conn)
+        saver = KeptSqliteSaver(conn)
+        saver.start_keeping(keeping, store)
         saver.setup()
         yield saver
     finally:
         conn.close()
+        store.close()
+
+
+class StoreEngine:
+    """The store holding the thread listing: the process's services engine when it is the same database as the
+    checkpointer's settings name (the server, the CLI), else an engine of its own (a checkpointer opened on another
+    home's settings, as tests and tools do), disposed when the checkpointer closes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self._own: Engine | None = None
+
+    def __call__(self) -> Engine:
+        from agent.services import get_services
+        from readiness.db import make_engine
+
+        shared = get_services().engine
+        if shared.url == self.url:
+            return shared
+        if self._own is None:
+            self._own = make_engine(self.url.render_as_string(hide_password=False))
+        return self._own
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.dispose()
+
+
+def _store_engine(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Engine:
+    engine_of = getattr(checkpointer, "engine_of", None)
+    if callable(engine_of):
+        return engine_of()  # type: ignore[no-any-return]
+    from agent.services import get_services
+
+    return get_services().engine
 
 
 def _try_lock(conn: Any, key: int) -> bool:
@@ -100,7 +141,11 @@ def run_config(thread_id: str, owner: str) -> dict[str, Any]:
 
 
 def thread_owner(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> str | None:
-    """Who started this thread, or None when it has no checkpoint yet (a new thread)."""
+    """Who started this thread, or None when it has no checkpoint yet (a new thread). The listing table answers
+    with one primary-key read; a thread it does not know (written before it existed) is read from its checkpoint."""
+    owner = thread_index.owner_of(_store_engine(checkpointer), thread_id)
+    if owner is not None:
+        return owner
     latest = checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
     if latest is None:
         return None
@@ -109,35 +154,10 @@ def thread_owner(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> str 
     return str(owner) if owner else ""
 
 
-class ThreadSummary(BaseModel):
-    thread_id: str
-    updated_at: datetime | None
-    title: str
-    messages: int
-
-
-def _title(messages: list[BaseMessage]) -> str:
-    first = next((m for m in messages if isinstance(m, HumanMessage)), None)
-    text = str(first.content) if first else ""
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def list_threads(checkpointer: BaseCheckpointSaver[Any], owner: str, limit: int = 20) -> list[ThreadSummary]:
-    """This owner's threads, most recently updated first (one row per thread, from its latest checkpoint)."""
-    seen: dict[str, ThreadSummary] = {}
-    for tup in checkpointer.list(None, filter={OWNER_KEY: owner}):
-        thread_id = str(tup.config["configurable"]["thread_id"])
-        ts = tup.checkpoint.get("ts")
-        updated = datetime.fromisoformat(ts) if ts else None
-        current = seen.get(thread_id)
-        # Checkpointers list newest first; keep a thread's first (latest) row unless a newer one shows up.
-        if current is not None and (updated is None or (current.updated_at and current.updated_at >= updated)):
-            continue
-        messages = list(tup.checkpoint.get("channel_values", {}).get("messages", []))
-        seen[thread_id] = ThreadSummary(thread_id=thread_id, updated_at=updated, title=_title(messages),
-                                        messages=len(messages))
-    ordered = sorted(seen.values(), key=lambda t: t.updated_at.timestamp() if t.updated_at else 0.0, reverse=True)
-    return ordered[:limit]
+    """This owner's threads, most recently updated first, from the listing table (kept by the checkpointer)."""
+    return thread_index.list_for(_store_engine(checkpointer), owner, limit)
 
 
-__all__ = ["ThreadSummary", "is_postgres_url", "list_threads", "open_checkpointer", "run_config", "thread_owner"]
+__all__ = ["TURN_OPTIONS", "ThreadSummary", "is_postgres_url", "list_threads", "open_checkpointer", "run_config",
+           "thread_owner"]

@@ -155,6 +155,7 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
                  knowledge: Any = None) -> ScenarioRun:
     from agent.context import Context
     from agent.graph import build_graph
+    from agent.memory import TURN_OPTIONS
     from agent.services import configure
     from readiness.db import init_db, make_engine
 
@@ -182,7 +183,8 @@ def run_scenario(scenario: Scenario, mode: Mode, cache: StoreCache, workdir: Pat
             for i, turn in enumerate(scenario.turns):
                 before = len(graph.get_state(config).values.get("messages", [])) if i else 0
                 start = time.perf_counter()
-                state = graph.invoke({"messages": [HumanMessage(content=turn.user)]}, config=config, context=ctx)
+                state = graph.invoke({"messages": [HumanMessage(content=turn.user)]}, config=config, context=ctx,
+                                     **TURN_OPTIONS)
                 ms = (time.perf_counter() - start) * 1000
                 new = state["messages"][before + 1 :]
                 records.append(_turn_record(scenario, i, turn.user, new, state, ms))

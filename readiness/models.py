@@ -280,6 +280,25 @@ class ChatConversation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ChatThread(Base):
+    """One conversation thread in the listing (`GET /threads`): maintained by the checkpointer each time it writes the
+    thread's checkpoint (agent.checkpointer), so listing a principal's threads is one indexed query instead of a scan
+    of every checkpoint (migration 0010)."""
+
+    __tablename__ = "chat_threads"
+    __table_args__ = (
+        Index("ix_chat_threads_owner_updated", "owner", "updated_at"),
+        Index("ix_chat_threads_updated", "updated_at"),  # the retention sweep: threads idle past the window
+    )
+
+    thread_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class NudgeDelivery(Base):
     """One nudge sent (or being sent) to one recipient on one channel, within one reminder window.
 

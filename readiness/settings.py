@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     max_input_chars: int = 4000
     history_token_budget: int = 3000
 
+    # Conversation checkpoints: retention (agent.retention).
+    checkpoint_keep: int = Field(default=3, ge=1, description="Checkpoints kept per thread, the newest; older ones "
+                                 "are deleted each time a turn writes one. The newest holds the whole conversation.")
+    thread_retention_days: int = Field(default=90, ge=0, description="Threads idle longer than this many days are "
+                                       "deleted (swept at most hourly after a turn, and by `partnerpilot threads "
+                                       "prune`); 0 keeps every thread.")
+
     # HTTP server: identity. Keys are managed in the store (`partnerpilot keys`); these are the other sources.
     host: str = Field(default="127.0.0.1", description="Interface the server listens on (`partnerpilot up --host`); "
                       "demo login is only on by default on loopback.")

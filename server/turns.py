@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from pydantic import BaseModel
 
 from agent.context import Context
-from agent.memory import run_config
+from agent.memory import TURN_OPTIONS, run_config
 from server.schemas import HistoryMessage, ToolCall
 
 # Nodes whose model output is the assistant speaking (the guard answers oversize input itself).
@@ -70,7 +70,7 @@ def _tool_outcome(message: ToolMessage) -> tuple[bool, bool]:
 
 def run_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: str) -> TurnResult:
     state = graph.invoke({"messages": [HumanMessage(content=message)]}, config=run_config(thread_id, owner),
-                         context=ctx)
+                         context=ctx, **TURN_OPTIONS)
     new = _current_turn(list(state["messages"]))
     last = new[-1] if new else None
     return TurnResult(
@@ -86,7 +86,7 @@ def run_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: str)
 def stream_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: str) -> Iterator[TurnEvent]:
     config = run_config(thread_id, owner)
     for mode, chunk in graph.stream({"messages": [HumanMessage(content=message)]}, config=config, context=ctx,
-                                    stream_mode=["messages", "updates"]):
+                                    stream_mode=["messages", "updates"], **TURN_OPTIONS):
         if mode == "messages":
             piece, meta = chunk
             if isinstance(piece, AIMessageChunk) and meta.get("langgraph_node") == "model":

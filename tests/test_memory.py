@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy import Engine
 
 from agent import services
@@ -62,7 +64,7 @@ def test_a_conversation_resumes_after_reopening_the_checkpointer(any_engine: Eng
 def test_default_checkpointer_is_a_sqlite_file_under_home(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     with open_checkpointer(settings) as cp:
-        assert type(cp).__name__ == "SqliteSaver"
+        assert isinstance(cp, SqliteSaver)
     assert settings.checkpoint_path.is_file()
 
 
@@ -74,7 +76,7 @@ def test_postgres_checkpointer_survives_dropped_connections(postgres_engine: Eng
 
     configure(postgres_engine)
     with open_checkpointer(_settings(postgres_engine, tmp_path)) as cp:
-        assert type(cp).__name__ == "PostgresSaver"
+        assert isinstance(cp, PostgresSaver)
         graph = build_graph(checkpointer=cp)
         _say(graph, "t-drop", "hello")
         # Kill every server session on this database (what an idle timeout or a failover does to the pool).

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "partnerpilot.cli.keys",
     "partnerpilot.cli.mcp",
     "partnerpilot.cli.nudges",
+    "partnerpilot.cli.threads",
 ]
 
 for _name in COMMAND_MODULES:
