@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=8192, description="The model's context window; a turn that would not fit "
                                     "is answered from the tool results gathered so far.")
     temperature: float = 0.0
+    turn_budget_s: float = Field(default=20.0, gt=0, description="Time one turn's LLM calls may take in all: each "
+                                 "call gets what is left as its timeout; after it the offline planner answers.")
 
     # Knowledge index.
     chroma_url: str | None = Field(
