@@ -144,9 +144,9 @@ def test_two_principals_starting_the_same_thread_id_at_once_never_share_it(
     live: tuple[str, dict[str, str]],
 ) -> None:
     base, auth = live
+    who = ["p004", "p014"]
     for trial in range(8):
         thread = f"shared-{trial}"
-        who = ["p004", "p014"]
         replies = _at_once(2, lambda i, thread=thread: httpx.post(
             f"{base}/invoke", json={"message": "what's my readiness score?", "thread_id": thread},
             headers={"Authorization": auth[who[i]]}, timeout=60))
