@@ -25,6 +25,7 @@ from readiness.settings import get_settings
 from tests.api_support import app_for, make_keys
 from tests.fake_llm import FakeLLM
 from tests.live import serve
+from tests.test_workers import pg_program, two_workers  # noqa: F401  (fixtures of the worker tests)
 
 pytestmark = pytest.mark.xdist_group("server")
 CERTIFIED = "note that we have three people certified now"
@@ -204,3 +205,70 @@ def test_health_answers_within_100ms_while_45_turns_hang_and_the_overflow_gets_5
     print(f"\nhealth probes while 45+ turns hang: p95 {p95:.1f} ms, max {max(ms):.1f} ms")
     assert p95 < 100, ms
     assert codes.count(200) == 48 and codes.count(503) == 2, codes
+
+
+# ---- across workers: PostgreSQL store, Redis locks ------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_thread_lock_is_exclusive_across_processes_on_postgres_and_on_redis() -> None:
+    from server.turn_service import PostgresLocks, RedisLocks
+    from tests.api_support import REDIS_URL, redis_problem, require_service
+    from tests.conftest import POSTGRES_URL, require_postgres
+
+    require_postgres()
+    require_service(redis_problem(REDIS_URL))
+    url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    thread = f"lock-{time.time_ns()}"
+    # Two instances stand for two workers: each has its own connections, as separate processes would.
+    for make in (lambda: PostgresLocks(url, 2), lambda: RedisLocks(REDIS_URL, 30)):
+        a, b = make(), make()
+        try:
+            held = a.try_acquire(thread)
+            assert held is not None and b.try_acquire(thread) is None
+            held.release()
+            again = b.try_acquire(thread)
+            assert again is not None
+            again.release()
+        finally:
+            a.close()
+            b.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("workers")
+def test_two_workers_on_postgres_and_redis_keep_every_turn_once_and_honour_a_key(
+    two_workers: tuple[str, str, Engine],  # noqa: F811
+) -> None:
+    from readiness.db import session_scope
+    from readiness.keys import create_key
+
+    a, b, engine = two_workers
+    with session_scope(engine) as s:  # two keys: the workers' rate limit is 20 requests per key and minute
+        h = {"Authorization": f"Bearer {create_key(s, 'partner', 'p-004').key}"}
+        h2 = {"Authorization": f"Bearer {create_key(s, 'partner', 'p-004').key}"}
+    first = httpx.post(f"{a}/invoke", json={"message": "what's my readiness score?"}, headers=h, timeout=60)
+    assert first.status_code == 200, first.text
+    thread = first.json()["thread_id"]
+    accepted, refused = ["what's my readiness score?"], 0
+    for trial in range(5):
+        texts = [f"what's my readiness score? ({trial}.{j})" for j in range(3)]
+        replies = _at_once(3, lambda j, texts=texts: httpx.post(
+            f"{(a, b)[j % 2]}/invoke", json={"message": texts[j], "thread_id": thread}, headers=h, timeout=60))
+        for text, r in zip(texts, replies, strict=True):
+            assert r.status_code in (200, 409), r.text
+            if r.status_code == 200:
+                accepted.append(text)
+            else:
+                refused += 1
+    kept = [m["content"] for m in httpx.get(f"{b}/history/{thread}", headers=h, timeout=30).json()["messages"]
+            if m["role"] == "user"]
+    assert sorted(kept) == sorted(accepted) and len(accepted) - 1 + refused == 15
+    before = _signals(engine, "p-004")
+    keyed = {**h2, "Idempotency-Key": "two-workers"}
+    replies = _at_once(4, lambda i: httpx.post(f"{(a, b)[i % 2]}/invoke", json={"message": CERTIFIED},
+                                               headers=keyed, timeout=90))
+    assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+    assert len({r.json()["thread_id"] for r in replies}) == 1
+    assert _signals(engine, "p-004") == before + 1
+
