@@ -53,7 +53,7 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Input guardrails in code, before any model sees the message: the size limit, and off-topic or
     role-escalation requests, which are declined through `decline_request` whatever model runs."""
     fresh: dict[str, Any] = {"refused": False, "fallback": False, "fallback_reason": None,
-                             "turn_started": time.time()}
+                             "llm_seconds": 0.0}
     limit = get_settings().max_input_chars
     last = state["messages"][-1] if state.get("messages") else None
     if not isinstance(last, HumanMessage):
@@ -147,7 +147,10 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if _count_tokens(prompt) + TOOL_SCHEMA_TOKENS + settings.llm_max_tokens > window:
         # The turn's own tool results no longer fit the model's window: answer from them without the LLM.
         return _planner_answer(ctx, messages, "context_budget", state.get("dialogue"))
-    deadline = float(state.get("turn_started") or time.time()) + settings.turn_budget_s
+    # The budget is for LLM time only (not the guard's or the tools'): what earlier calls of this turn spent is gone.
+    started = time.time()
+    spent = float(state.get("llm_seconds") or 0.0)
+    deadline = started + settings.turn_budget_s - spent
     try:
         llm = llm_for(ctx)
         if rounds < MAX_TOOL_ROUNDS:  # after that the model must answer with what it has
@@ -158,14 +161,15 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             raise ValueError(f"malformed tool call: {response.invalid_tool_calls[0].get('error')}")
         reason = _checked(response, ctx.role, rounds, salt=f"{len(messages)}")
         if isinstance(reason, AIMessage):
-            return {"messages": [reason]}
+            return {"messages": [reason], "llm_seconds": spent + time.time() - started}
     except BudgetExhausted as exc:
         log.warning("llm_budget_fallback_offline", error=str(exc)[:300])
         reason = "time_budget"
     except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
         log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
         reason = "time_budget" if time.time() >= deadline - 0.05 else "error"
-    return _planner_answer(ctx, messages, reason, state.get("dialogue"))
+    return {**_planner_answer(ctx, messages, reason, state.get("dialogue")),
+            "llm_seconds": spent + time.time() - started}
 
 
 def _checked(response: Any, role: str, rounds: int, salt: str) -> AIMessage | str:

@@ -21,8 +21,8 @@ class State(TypedDict, total=False):
     # message was a tool call written as text or an echoed tool result. The planner answers from the turn's tool
     # results in all but "error".
     fallback_reason: str | None
-    # When the latest turn started (epoch seconds, set by the guard): its LLM calls share one time budget from here.
-    turn_started: float
+    # Seconds the latest turn's LLM calls took so far (reset by the guard): they share Settings.turn_budget_s.
+    llm_seconds: float
     # The dialogue state after the latest turn (agent.planner.dialogue.DialogueState as JSON): partners in focus, the
     # last list, gaps and plan shown, a pending question, the proposed next step. Checkpointed with the thread.
     dialogue: dict[str, Any]

@@ -69,6 +69,7 @@ def test_a_faulty_llm_turn_answers_within_the_budget_marked_and_the_next_turn_wo
     say = chat("partner", "p-004", thread=f"fault-{mode}", provider="openai")
     fake.mode = mode
     r, took = _timed(say, "what's my readiness score?")
+    print(f"\n{mode}: answered in {took:.2f} s after {fake.calls} LLM call(s), {r['fallback_reason']}")
     assert took < BUDGET_S + SLACK_S, f"{mode}: {took:.1f}s"
     assert r["fallback"] is True and r["fallback_reason"] == reason, (r["fallback_reason"], r["answer"][:200])
     assert "/100" in r["answer"], r["answer"]  # the planner answered from the score
@@ -92,6 +93,7 @@ def test_a_hung_llm_costs_one_budget_not_calls_times_timeouts(chat: Any, fake: F
     say = chat("pam", "pam-02", thread="hang", provider="openai")
     fake.mode = "hang"
     r, took = _timed(say, "Which dormant partners should I call this week?")
+    print(f"\nhung LLM, budget {BUDGET_S:g} s: the turn answered in {took:.2f} s after {fake.calls} LLM call(s)")
     assert BUDGET_S - 0.5 < took < BUDGET_S + SLACK_S
     assert fake.calls == 1 and r["fallback_reason"] == "time_budget"
     assert [c["name"] for c in r["calls"]] == ["list_dormant_partners"]
