@@ -163,3 +163,24 @@ def test_the_graph_runs_with_an_explicit_small_recursion_limit() -> None:
 
     assert build_graph().config["recursion_limit"] == RECURSION_LIMIT < 25
     assert json.dumps(RECURSION_LIMIT)
+
+
+def test_a_streamed_turn_never_shows_a_written_call_and_ends_with_the_answer(chat: Any, fake: FakeLLM) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.context import Context
+    from agent.graph import build_graph
+    from server.turns import stream_turn
+    from tests.conftest import AGENT_AS_OF
+
+    chat("partner", "p-004")  # a fresh store as the process's services
+    graph = build_graph(checkpointer=InMemorySaver())
+    ctx = Context(role="partner", principal_id="p-004", as_of=AGENT_AS_OF, provider="openai", model="test-model")
+    for mode in ("echo", "text_call"):
+        fake.mode = [mode, "answer"] if mode == "text_call" else mode
+        events = list(stream_turn(graph, ctx, f"s-{mode}", "partner:p-004", "what's my readiness score?"))
+        tokens = "".join(e.text or "" for e in events if e.type == "token")
+        answer = [e.text or "" for e in events if e.type == "message"][-1]
+        assert "tool_" not in tokens and "{" not in tokens, tokens
+        assert tokens.strip() == answer.strip()
+        assert (answer == ANSWER) is (mode == "text_call") and events[-1].fallback is (mode == "echo")
