@@ -8,6 +8,7 @@ planner answers that turn instead and the turn is marked `fallback`.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import structlog
@@ -16,20 +17,21 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
+from agent.budget import MAX_TOOL_ROUNDS, RECURSION_LIMIT, BudgetExhausted, call_within
 from agent.compaction import compact_earlier_turns
 from agent.context import Context
-from agent.models import llm_for, offline_planner
+from agent.models import llm_attempts, llm_for, offline_planner
 from agent.planner.turn import new_call
 from agent.prompts import principal_prompt, system_prompt
 from agent.services import get_services
 from agent.state import State
 from agent.tools import ALL_TOOLS, tools_for
+from agent.written_calls import not_an_answer, written_calls
 from readiness.models import Pam, Partner
 from readiness.scope import PartnerRef, Principal, visible_partners
 from readiness.settings import get_settings
 
 log = structlog.get_logger(__name__)
-MAX_TOOL_ROUNDS = 4
 # Tool schemas sent with every call (measured by tests/test_agent_offline.py's budget test: under 1,800).
 TOOL_SCHEMA_TOKENS = 1800
 # Counts are o200k_base; other models' tokenizers (Qwen, Llama) spend up to ~15% more on the same JSON.
@@ -53,7 +55,8 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     role-escalation requests, which are declined through `decline_request` whatever model runs. Earlier turns'
     tool results are compacted first (agent.compaction), so each turn's checkpoint stays small."""
     compact = compact_earlier_turns(state.get("messages") or [])
-    fresh: dict[str, Any] = {"refused": False, "fallback": False, "fallback_reason": None, "messages": compact}
+    fresh: dict[str, Any] = {"refused": False, "fallback": False, "fallback_reason": None, "llm_seconds": 0.0,
+                             "messages": compact}
     limit = get_settings().max_input_chars
     last = state["messages"][-1] if state.get("messages") else None
     if not isinstance(last, HumanMessage):
@@ -136,6 +139,10 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     # An LLM gets the newest messages within the token budget.
     if ctx.provider != "openai":
         return {"messages": [offline_planner(ctx, state.get("dialogue")).invoke(messages)]}
+    if state.get("fallback"):
+        # The LLM failed or ran out of budget earlier in this turn: the planner finishes the turn, the LLM is not
+        # asked again (each retry would spend another timeout).
+        return _planner_answer(ctx, messages, state.get("fallback_reason") or "error", state.get("dialogue"))
     history = trimmed(messages)
     rounds = sum(1 for m in _current_turn(history) if isinstance(m, AIMessage) and m.tool_calls)
     settings = get_settings()
@@ -144,21 +151,54 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if _count_tokens(prompt) + TOOL_SCHEMA_TOKENS + settings.llm_max_tokens > window:
         # The turn's own tool results no longer fit the model's window: answer from them without the LLM.
         return _planner_answer(ctx, messages, "context_budget", state.get("dialogue"))
+    # The budget is for LLM time only (not the guard's or the tools'): what earlier calls of this turn spent is gone.
+    started = time.time()
+    spent = float(state.get("llm_seconds") or 0.0)
+    deadline = started + settings.turn_budget_s - spent
     try:
         llm = llm_for(ctx)
         if rounds < MAX_TOOL_ROUNDS:  # after that the model must answer with what it has
             llm = llm.bind_tools(tools_for(ctx.role))  # type: ignore[assignment]
-        response = llm.invoke(prompt)
+        response = call_within(deadline, llm_attempts(ctx), lambda timeout: llm.invoke(prompt, timeout=timeout),
+                               settings.llm_timeout_s)
         if getattr(response, "invalid_tool_calls", None):
             raise ValueError(f"malformed tool call: {response.invalid_tool_calls[0].get('error')}")
-        if response.content or getattr(response, "tool_calls", None):
-            return {"messages": [response]}
-        # A small model sometimes stops without an answer after its tools: compose one from their results.
-        reason = "empty_answer"
+        reason = _checked(response, ctx.role, rounds, salt=f"{len(messages)}")
+        if isinstance(reason, AIMessage):
+            return {"messages": [reason], "llm_seconds": spent + time.time() - started}
+    except BudgetExhausted as exc:
+        log.warning("llm_budget_fallback_offline", error=str(exc)[:300])
+        reason = "time_budget"
     except Exception as exc:  # timeout, 429, 5xx, malformed output: this turn goes to the offline planner
         log.warning("llm_failed_fallback_offline", error=str(exc)[:300])
-        reason = "error"
-    return _planner_answer(ctx, messages, reason, state.get("dialogue"))
+        reason = "time_budget" if time.time() >= deadline - 0.05 else "error"
+    return {**_planner_answer(ctx, messages, reason, state.get("dialogue")),
+            "llm_seconds": spent + time.time() - started}
+
+
+def _checked(response: Any, role: str, rounds: int, salt: str) -> AIMessage | str:
+    """The LLM's message when it is a tool call within the round cap or an answer; otherwise why the planner
+    answers instead. A tool call written as text becomes a real call when it names a tool the role may use."""
+    calls = list(getattr(response, "tool_calls", None) or [])
+    text = _text(response).strip()
+    if calls and rounds >= MAX_TOOL_ROUNDS:
+        # Tools are no longer offered, yet the model called one: drop the calls; its text, if an answer, stands.
+        if text and not_an_answer(text) is None:
+            return AIMessage(content=response.content, id=response.id,
+                             additional_kwargs={**response.additional_kwargs, "dropped_tool_calls": len(calls)})
+        return "tool_rounds"
+    if calls:
+        return response  # type: ignore[no-any-return]
+    if not text:
+        return "empty_answer"  # a small model sometimes stops without an answer: compose one from the results
+    if not_an_answer(text) is None:
+        return response  # type: ignore[no-any-return]
+    allowed = {t.name for t in tools_for(role)}
+    written = [c for c in written_calls(text) if c.name in allowed]
+    if written and rounds < MAX_TOOL_ROUNDS:
+        real = [new_call(c.name, c.args, salt=f"written:{salt}:{i}:{text}") for i, c in enumerate(written)]
+        return AIMessage(content="", tool_calls=real, id=response.id, additional_kwargs={"written_call": True})
+    return "tool_rounds" if written else "not_an_answer"
 
 
 def _planner_answer(ctx: Context, messages: list[BaseMessage], reason: str,
@@ -213,7 +253,8 @@ def build_graph(checkpointer: Any = None) -> Any:
     g.add_conditional_edges("model", after_model, {"tools": "tools", "finish": "finish"})
     g.add_edge("tools", "model")
     g.add_edge("finish", END)
-    return g.compile(checkpointer=checkpointer, name="partnerpilot")
+    # An explicit step bound (agent.budget): a turn that loops stops with an error instead of running 25 steps.
+    return g.compile(checkpointer=checkpointer, name="partnerpilot").with_config(recursion_limit=RECURSION_LIMIT)
 
 
 # `langgraph dev` serves this (see langgraph.json); the platform supplies its own checkpointer.

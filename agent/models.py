@@ -35,7 +35,14 @@ def openai_model(model: str, base_url: str | None, api_key: str | None, timeout:
 
 
 def llm_for(ctx: Context) -> BaseChatModel:
+    """The turn's chat model, without client retries: the graph retries within the turn's time budget
+    (agent.budget.call_within), so retries can never add up past it."""
     s = get_settings()
-    retries = s.llm_max_retries if ctx.max_retries is None else ctx.max_retries
     return openai_model(ctx.model or s.model, ctx.base_url or s.openai_base_url, s.openai_api_key, s.llm_timeout_s,
-                        retries, s.temperature, s.llm_max_tokens)
+                        0, s.temperature, s.llm_max_tokens)
+
+
+def llm_attempts(ctx: Context) -> int:
+    """Calls allowed per model step: the first plus the configured retries (none in replay)."""
+    s = get_settings()
+    return 1 + max(0, s.llm_max_retries if ctx.max_retries is None else ctx.max_retries)

@@ -16,8 +16,13 @@ class State(TypedDict, total=False):
     refused: bool
     fallback: bool
     # "error": the endpoint failed; "empty_answer": the LLM gave no answer; "context_budget": the turn outgrew
-    # the model's context window. In the last two the planner answers from the turn's tool results.
+    # the model's context window; "time_budget": the turn's LLM time (Settings.turn_budget_s) ran out;
+    # "tool_rounds": the LLM kept calling tools past agent.budget.MAX_TOOL_ROUNDS; "not_an_answer": its final
+    # message was a tool call written as text or an echoed tool result. The planner answers from the turn's tool
+    # results in all but "error".
     fallback_reason: str | None
+    # Seconds the latest turn's LLM calls took so far (reset by the guard): they share Settings.turn_budget_s.
+    llm_seconds: float
     # The dialogue state after the latest turn (agent.planner.dialogue.DialogueState as JSON): partners in focus, the
     # last list, gaps and plan shown, a pending question, the proposed next step. Checkpointed with the thread.
     dialogue: dict[str, Any]

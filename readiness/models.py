@@ -355,3 +355,29 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("key_id", name="uq_api_keys_key_id"),)
+
+
+class TurnThread(Base):
+    """A conversation thread and the principal that started it; the primary key makes the claim atomic (0009)."""
+
+    __tablename__ = "turn_threads"
+
+    thread_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TurnIdempotency(Base):
+    """An `Idempotency-Key` of a chat turn, per principal: `running` while the turn runs, then `done` with its result
+    (a TurnResult as JSON) so a retry gets it back (migration 0009)."""
+
+    __tablename__ = "turn_idempotency"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))
+    thread_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

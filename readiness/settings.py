@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=8192, description="The model's context window; a turn that would not fit "
                                     "is answered from the tool results gathered so far.")
     temperature: float = 0.0
+    turn_budget_s: float = Field(default=20.0, gt=0, description="Time one turn's LLM calls may take in all: each "
+                                 "call gets what is left as its timeout; after it the offline planner answers.")
 
     # Knowledge index.
     chroma_url: str | None = Field(
@@ -93,6 +95,14 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Requests per key per minute; 0 turns it off.")
     max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Request body limit (every route but uploads).")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Body limit of POST /v1/imports.")
+    turn_workers: int = Field(default=8, ge=1, description="Conversation turns run at once per worker process, on "
+                              "their own thread pool (health checks and the REST API never wait for it).")
+    turn_queue: int = Field(default=32, ge=0, description="Turns waiting for a free turn worker; beyond it a turn "
+                            "gets 503 with Retry-After.")
+    turn_lock_ttl_s: int = Field(default=300, gt=0, description="Longest a thread stays locked by a turn whose worker "
+                                 "died (Redis lock expiry; stale idempotency reservations are taken over after it).")
+    idempotency_wait_s: float = Field(default=30.0, ge=0, description="How long a retried turn waits for the same "
+                                      "Idempotency-Key's first attempt to finish before 409.")
     log_format: str = Field(default="json", description="json | console: server and CLI log lines on stderr.")
     import_lock_wait_s: float = Field(default=30.0, gt=0, le=3600, description="How long an import waits for "
                                       "another one to finish before giving up with 'another import is running'.")

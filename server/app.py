@@ -1,10 +1,11 @@
 """The PartnerPilot HTTP API and web chat page.
 
-The lifespan owns the checkpointer and the compiled graph (one of each per process). Identity and tenancy come
-only from the bearer token (see server.auth: `current_principal` is the one dependency every authenticated route
-uses); the graph's tools enforce scope from that identity. The graph is synchronous, so turns run in Starlette's
-threadpool. The REST API over the domain lives in server.api (`/v1`); server.middleware guards every request
-(body limit before parsing, invalid Unicode, request ids, security headers).
+The lifespan owns the checkpointer, the compiled graph and the turn service (one of each per process). Identity and
+tenancy come only from the bearer token (see server.auth: `current_principal` is the one dependency every
+authenticated route uses); the graph's tools enforce scope from that identity. The graph is synchronous: turns run
+on the turn service's own bounded pool (server.turn_service), one at a time per thread, so health checks and the
+REST API never wait behind them. The REST API over the domain lives in server.api (`/v1`); server.middleware guards
+every request (body limit before parsing, invalid Unicode, request ids, security headers).
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import run_in_threadpool
 
 from agent.graph import build_graph
 from agent.memory import ThreadSummary, list_threads, open_checkpointer, run_config, thread_owner
@@ -42,9 +42,8 @@ from server.auth import (
     require_roles,
 )
 from server.demo import demo_principals
+from server.deps import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX, context_for
 from server.deps import check_size as _check_size
-from server.deps import claim_thread as _claim_thread
-from server.deps import context_for
 from server.errors import ErrorBody, install_error_handlers
 from server.health import IndexProbe, readiness
 from server.mcp_server import mcp_lifespan, mount_mcp
@@ -64,8 +63,8 @@ from server.schemas import (
     WhoAmI,
 )
 from server.shared import shared_state
-from server.streaming import events_from_thread
-from server.turns import history_of, run_turn, stream_turn
+from server.turn_service import TurnService
+from server.turns import history_of
 from server.unsubscribe import router as unsubscribe_router
 from server.web import router as web_router
 from server.web.chat import ChatPresenter
@@ -96,12 +95,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with open_checkpointer(settings) as checkpointer:
         app.state.checkpointer = checkpointer
         app.state.graph = build_graph(checkpointer=checkpointer)
+        app.state.turns = TurnService(settings, app.state.graph, checkpointer)
         with get_services().session() as s:
             demo = app.state.auth.demo_state(s)
         log.info("server_started", provider=settings.resolved_provider, as_of=settings.today().isoformat(),
                  demo_login=demo.enabled, demo_reason=demo.reason, shared_state=app.state.auth.shared.description)
-        async with mcp_lifespan(app):
-            yield
+        try:
+            async with mcp_lifespan(app):
+                yield
+        finally:
+            app.state.turns.close()
     log.info("server_stopped")
 
 
@@ -196,34 +199,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name = row.name if row else None
         return WhoAmI(role=principal.role, principal_id=principal.id, name=name)
 
-    @app.post("/invoke", response_model=InvokeResponse)
-    async def invoke(body: InvokeRequest, principal: Principal = Depends(current_principal)) -> InvokeResponse:
+    turn_errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody},
+                                                    422: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+    @app.post("/invoke", response_model=InvokeResponse, responses=turn_errors)
+    async def invoke(body: InvokeRequest, principal: Principal = Depends(current_principal),
+                     idempotency_key: str | None = Header(default=None, alias=IDEMPOTENCY_HEADER, min_length=1,
+                                                          max_length=IDEMPOTENCY_KEY_MAX)) -> InvokeResponse:
+        """One turn. 409 with Retry-After while another turn runs on the thread; 503 when the turn pool is full;
+        an `Idempotency-Key` makes a retry return the first turn's result without running it again."""
         settings = get_settings()
         _check_size(body.message, settings)
-        thread_id = await run_in_threadpool(_claim_thread, app, principal, body.thread_id)
         started = time.perf_counter()
-        result = await run_in_threadpool(run_turn, app.state.graph, context_for(principal, settings), thread_id,
-                                         principal.actor, body.message)
+        result = await app.state.turns.invoke(principal, context_for(principal, settings), body.thread_id,
+                                              body.message, idempotency_key)
         app.state.metrics.turn(principal.role, "invoke", result.refused, result.fallback,
                                time.perf_counter() - started)
-        log.info("turn", thread_id=thread_id, chars=len(body.message), refused=result.refused,
+        log.info("turn", thread_id=result.thread_id, chars=len(body.message), refused=result.refused,
                  fallback=result.fallback, tools=[c.name for c in result.tool_calls])
         return InvokeResponse(**result.model_dump())
 
-    @app.post("/stream")
-    async def stream(body: InvokeRequest, principal: Principal = Depends(current_principal)) -> EventSourceResponse:
+    @app.post("/stream", responses=turn_errors)
+    async def stream(body: InvokeRequest, principal: Principal = Depends(current_principal),
+                     idempotency_key: str | None = Header(default=None, alias=IDEMPOTENCY_HEADER, min_length=1,
+                                                          max_length=IDEMPOTENCY_KEY_MAX)) -> EventSourceResponse:
         settings = get_settings()
         _check_size(body.message, settings)
-        thread_id = await run_in_threadpool(_claim_thread, app, principal, body.thread_id)
-        events = stream_turn(app.state.graph, context_for(principal, settings), thread_id, principal.actor,
-                             body.message)
+        thread_id, events = await app.state.turns.stream(principal, context_for(principal, settings),
+                                                         body.thread_id, body.message, idempotency_key)
         presenter = ChatPresenter(principal)  # the answer rendered to sanitised HTML, tool activity in words
 
         async def sse() -> AsyncIterator[dict[str, Any]]:
             started = time.perf_counter()
             yield {"event": "start", "data": json.dumps({"thread_id": thread_id})}
             try:
-                async for event in events_from_thread(events):
+                async for event in events:
                     shown = presenter.present(event)
                     yield {"event": event.type, "data": shown.model_dump_json(exclude_none=True)}
                     if event.type == "end":

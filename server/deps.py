@@ -4,14 +4,15 @@ principal itself comes from `server.auth.current_principal`."""
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI, HTTPException, status
 
-from agent.memory import thread_owner
 from readiness.scope import Principal
 from readiness.settings import Settings
 from server.auth import agent_context
+
+# An optional header of the chat routes: a retry with the same key returns the first turn's result.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 200
 
 # The agent's context for a turn: identity from authentication only (an admin converses as a leader).
 context_for = agent_context
@@ -26,14 +27,11 @@ def check_size(message: str, settings: Settings) -> None:
 
 
 def claim_thread(app: FastAPI, principal: Principal, thread_id: str | None) -> str:
-    """A new thread id, or the given one when it is new or already this principal's. Someone else's thread is
-    reported as not found, so thread ids cannot be probed."""
-    if thread_id is None:
-        return uuid.uuid4().hex
-    owner = thread_owner(app.state.checkpointer, thread_id)
-    if owner is not None and owner != principal.actor:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="thread not found")
-    return thread_id
+    """A new thread id, or the given one when it is new (claimed now, atomically) or already this principal's.
+    Someone else's thread is reported as not found, so thread ids cannot be probed."""
+    from server.turn_service import claim_thread as claim
+
+    return claim(app.state.checkpointer, principal.actor, thread_id)
 
 
-__all__ = ["check_size", "claim_thread", "context_for"]
+__all__ = ["IDEMPOTENCY_HEADER", "IDEMPOTENCY_KEY_MAX", "check_size", "claim_thread", "context_for"]

@@ -34,14 +34,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from agent.memory import thread_owner
 from agent.tools import ALL_TOOLS, tools_for
 from readiness.scope import Principal
 from readiness.settings import get_settings
 from server.auth import agent_role, current_principal
 from server.deps import context_for
 from server.schemas import THREAD_ID_PATTERN
-from server.turns import run_turn
+from server.turn_service import TurnService
 
 log = structlog.get_logger("partnerpilot.mcp")
 ASK_TOOL = "ask_partnerpilot"
@@ -99,23 +98,23 @@ def call_agent_tool(principal: Principal, tool: BaseTool, args: dict[str, Any], 
     return body if isinstance(body, dict) else {"ok": True, "data": body}
 
 
-def ask(principal: Principal, graph: Any, checkpointer: Any, args: AskArgs) -> dict[str, Any]:
-    """One conversation turn through the same graph and checkpointer as `/invoke`."""
+async def ask(principal: Principal, turns: TurnService, args: AskArgs) -> dict[str, Any]:
+    """One conversation turn through the same turn service (thread claim and lock, bounded pool) as `/invoke`."""
     settings = get_settings()
     if len(args.message) > settings.max_input_chars:
         return {"ok": False, "code": "too_long", "refused": False,
                 "error": f"message is {len(args.message):,} characters long; the limit is "
                          f"{settings.max_input_chars:,}"}
-    thread_id = args.thread_id or secrets.token_hex(16)
-    owner = thread_owner(checkpointer, thread_id) if args.thread_id else None
-    if owner is not None and owner != principal.actor:
-        return {"ok": False, "code": "not_found", "error": "thread not found", "refused": False}
-    result = run_turn(graph, context_for(principal, settings), thread_id, principal.actor, args.message)
+    try:
+        result = await turns.invoke(principal, context_for(principal, settings), args.thread_id, args.message)
+    except HTTPException as exc:
+        code = {404: "not_found", 409: "busy", 503: "unavailable"}.get(exc.status_code, "error")
+        return {"ok": False, "code": code, "error": str(exc.detail), "refused": False}
     return {"ok": True, "data": result.model_dump(mode="json")}
 
 
-def build_server(principal_of: PrincipalOf, graph_of: Callable[[], tuple[Any, Any]]) -> Server[Any]:
-    """The MCP server. `principal_of` reads the caller from a request; `graph_of` gives (graph, checkpointer)."""
+def build_server(principal_of: PrincipalOf, turns_of: Callable[[], TurnService]) -> Server[Any]:
+    """The MCP server. `principal_of` reads the caller from a request; `turns_of` gives the turn service."""
 
     async def on_list_tools(ctx: ServerRequestContext[Any, Any],
                             params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -131,8 +130,7 @@ def build_server(principal_of: PrincipalOf, graph_of: Callable[[], tuple[Any, An
             except ValidationError as exc:
                 return _result({"ok": False, "code": "invalid_arguments", "refused": False,
                                 "error": "; ".join(e["msg"] for e in exc.errors(include_url=False))})
-            graph, checkpointer = graph_of()
-            body = await anyio.to_thread.run_sync(ask, principal, graph, checkpointer, ask_args)
+            body = await ask(principal, turns_of(), ask_args)
         else:
             tool = _callable_tools().get(params.name)
             if tool is None:
@@ -184,7 +182,7 @@ class MCPEndpoint:
 @asynccontextmanager
 async def mcp_lifespan(app: FastAPI) -> Any:
     """Run the MCP session manager for the app's lifetime (a new one per startup: they cannot be restarted)."""
-    server = build_server(_http_principal, lambda: (app.state.graph, app.state.checkpointer))
+    server = build_server(_http_principal, lambda: app.state.turns)
     # Stateless and JSON: no session pinned to one worker, one JSON answer per request.
     manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True)
     app.state.mcp = manager

@@ -27,17 +27,18 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request,
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from knowledge.tokens import count_tokens
 from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
 from server.auth import current_principal
 from server.chat_threads import Said, find_thread, remember, seed_thread, user_turns
-from server.deps import check_size, claim_thread, context_for
+from server.deps import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX, check_size, claim_thread, context_for
 from server.errors import ErrorBody
 from server.schemas import THREAD_ID_PATTERN, ToolCall
-from server.turns import run_turn, stream_turn
+from server.turn_service import Reservation, TurnService, request_hash
+from server.turns import TurnEvent, TurnResult
 
 log = structlog.get_logger("partnerpilot.openai")
 MODEL_ID = "partnerpilot"
@@ -216,8 +217,11 @@ def chat_router(started: int | None = None) -> APIRouter:
         request: Request,
         principal: Principal = Depends(current_principal),
         x_thread_id: str | None = Header(default=None, alias=THREAD_HEADER, pattern=THREAD_ID_PATTERN),
+        idempotency_key: str | None = Header(default=None, alias=IDEMPOTENCY_HEADER, min_length=1,
+                                             max_length=IDEMPOTENCY_KEY_MAX),
     ) -> Any:
-        """One turn of the agent, OpenAI-style; `stream: true` sends chat.completion.chunk events."""
+        """One turn of the agent, OpenAI-style; `stream: true` sends chat.completion.chunk events. An
+        `Idempotency-Key` header (an extension) makes a retried request return the first turn's answer."""
         if body.model != MODEL_ID:
             return _error(404, f"the model {body.model!r} does not exist; use {MODEL_ID!r}", "model_not_found",
                           "model")
@@ -225,42 +229,69 @@ def chat_router(started: int | None = None) -> APIRouter:
             return _error(400, "n must be 1: the agent gives one answer per turn", "invalid_value", "n")
         app: FastAPI = request.app
         settings = get_settings()
-        turn = await run_in_threadpool(_place_turn, app, principal, settings, body, x_thread_id)
+        turns: TurnService = app.state.turns
+        reservation: Reservation | None = None
+        if idempotency_key:
+            fingerprint = request_hash(x_thread_id, body.stream, [[m.role, m.text()] for m in body.messages])
+            reservation = await turns.reserve(principal, idempotency_key, fingerprint)
+        turn = None
+        if reservation is None or reservation.done is None:
+            try:
+                turn = await run_in_threadpool(_place_turn, app, principal, settings, body, x_thread_id)
+            except BaseException:
+                if reservation is not None:
+                    await turns.release(reservation)
+                raise
         ctx = context_for(principal, settings)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        headers = {THREAD_HEADER: turn.thread_id}
         if not body.stream:
             started = time.perf_counter()
-            result = await run_in_threadpool(run_turn, app.state.graph, ctx, turn.thread_id, principal.actor,
-                                             turn.message)
-            app.state.metrics.turn(principal.role, "chat_completions", result.refused, result.fallback,
-                                   time.perf_counter() - started)
-            await run_in_threadpool(_remember, principal, turn, result.answer, x_thread_id)
-            log.info("chat_turn", thread_id=turn.thread_id, stream=False, refused=result.refused,
+            if turn is None:
+                assert reservation is not None and reservation.done is not None
+                result, message = reservation.done, ""
+            else:
+                result = await turns.invoke(principal, ctx, turn.thread_id, turn.message, reservation=reservation)
+                message = turn.message
+                app.state.metrics.turn(principal.role, "chat_completions", result.refused, result.fallback,
+                                       time.perf_counter() - started)
+                await run_in_threadpool(_remember, principal, turn, result.answer, x_thread_id)
+            log.info("chat_turn", thread_id=result.thread_id, stream=False, refused=result.refused,
                      tools=[c.name for c in result.tool_calls])
-            completion = ChatCompletion(
-                id=cid, created=created, model=MODEL_ID,
-                choices=[Choice(message=AssistantMessage(content=result.answer))],
-                usage=_usage(turn.message, result.answer),
-                partnerpilot=ToolActivity(thread_id=turn.thread_id, refused=result.refused, fallback=result.fallback,
-                                          tool_calls=result.tool_calls),
-            )
-            return JSONResponse(completion.model_dump(mode="json"), headers=headers)
-        events = stream_turn(app.state.graph, ctx, turn.thread_id, principal.actor, turn.message)
+            completion = _completion(cid, created, result, message)
+            return JSONResponse(completion.model_dump(mode="json"), headers={THREAD_HEADER: result.thread_id})
+        if turn is None:
+            assert reservation is not None and reservation.done is not None
+            thread_id, events = await turns.stream(principal, ctx, None, "", reservation=reservation)
+            turn = _Turn(thread_id=thread_id, history=[], message="", turns_before=0)
+            header_thread: str | None = thread_id  # a replay records nothing
+        else:
+            _, events = await turns.stream(principal, ctx, turn.thread_id, turn.message, reservation=reservation)
+            header_thread = x_thread_id
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return EventSourceResponse(_stream(app, principal, turn, events, cid, created, include_usage, x_thread_id),
-                                   headers=headers)
+        return EventSourceResponse(_stream(app, principal, turn, events, cid, created, include_usage, header_thread),
+                                   headers={THREAD_HEADER: turn.thread_id})
 
     return router
 
 
-async def _stream(app: FastAPI, principal: Principal, turn: _Turn, events: Any, cid: str, created: int,
+def _completion(cid: str, created: int, result: TurnResult, message: str) -> ChatCompletion:
+    return ChatCompletion(
+        id=cid, created=created, model=MODEL_ID,
+        choices=[Choice(message=AssistantMessage(content=result.answer))],
+        usage=_usage(message, result.answer),
+        partnerpilot=ToolActivity(thread_id=result.thread_id, refused=result.refused, fallback=result.fallback,
+                                  tool_calls=result.tool_calls),
+    )
+
+
+async def _stream(app: FastAPI, principal: Principal, turn: _Turn, events: AsyncIterator[TurnEvent], cid: str,
+                  created: int,
                   include_usage: bool, header_thread: str | None) -> AsyncIterator[dict[str, Any]]:
     started = time.perf_counter()
     answer, pending = "", ""  # all the answer text sent; what the current answer message streamed so far
     yield _chunk(cid, created, {"role": "assistant", "content": ""})
     try:
-        async for event in iterate_in_threadpool(events):
+        async for event in events:
             if event.type == "token" and event.text:
                 pending += event.text
                 answer += event.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
 
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +19,8 @@ from server.turns import TurnEvent
 _DONE = object()
 
 
-async def events_from_thread(events: Iterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+async def events_from_thread(events: Iterator[TurnEvent], executor: Executor | None = None) -> AsyncIterator[TurnEvent]:
+    """`executor`: where the turn runs (the turn pool, server.turn_service); default Starlette's threadpool."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -31,7 +33,8 @@ async def events_from_thread(events: Iterator[TurnEvent]) -> AsyncIterator[TurnE
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
-    runner = asyncio.ensure_future(run_in_threadpool(pump))
+    runner = asyncio.wrap_future(executor.submit(pump)) if executor is not None else \
+        asyncio.ensure_future(run_in_threadpool(pump))
     pending: object | None = None
     try:
         while True:

@@ -83,16 +83,37 @@ def run_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: str)
     )
 
 
+# A model message opening like this may be a tool call written as text (agent.written_calls): its tokens are held
+# back, and the turn's `message` event carries whatever answer the graph settles on.
+_MAYBE_CALL = ("{", "[", "<", "`")
+
+
 def stream_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: str) -> Iterator[TurnEvent]:
     config = run_config(thread_id, owner)
+    opened: dict[str, str] = {}  # per model message: its whitespace so far, until its first real character
+    streaming: set[str] = set()  # messages known to be prose: tokens go out as they come
+    held: set[str] = set()  # messages that open like a written call: no tokens
     for mode, chunk in graph.stream({"messages": [HumanMessage(content=message)]}, config=config, context=ctx,
                                     stream_mode=["messages", "updates"], **TURN_OPTIONS):
         if mode == "messages":
             piece, meta = chunk
             if isinstance(piece, AIMessageChunk) and meta.get("langgraph_node") == "model":
-                text = text_of(piece)
-                if text:
+                text, key = text_of(piece), str(piece.id)
+                if not text:
+                    continue
+                if key in streaming:
                     yield TurnEvent(type="token", text=text)
+                    continue
+                if key in held:
+                    continue
+                so_far = opened.get(key, "") + text
+                if not so_far.strip():
+                    opened[key] = so_far
+                elif so_far.lstrip().startswith(_MAYBE_CALL):
+                    held.add(key)
+                else:
+                    streaming.add(key)
+                    yield TurnEvent(type="token", text=so_far)
             continue
         for node, update in (chunk or {}).items():
             for m in (update or {}).get("messages", []) if isinstance(update, dict) else []:

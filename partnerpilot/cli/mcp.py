@@ -42,13 +42,19 @@ async def _serve(principal: Principal) -> None:
 
     from agent.graph import build_graph
     from agent.memory import open_checkpointer
+    from readiness.settings import get_settings
     from server.mcp_server import build_server
+    from server.turn_service import TurnService
 
     with open_checkpointer() as checkpointer:
         graph = build_graph(checkpointer=checkpointer)
-        server = build_server(lambda _ctx: principal, lambda: (graph, checkpointer))
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        turns = TurnService(get_settings(), graph, checkpointer)
+        server = build_server(lambda _ctx: principal, lambda: turns)
+        try:
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        finally:
+            turns.close()
 
 
 def mcp_command(
