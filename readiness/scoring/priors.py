@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -92,16 +94,30 @@ def _spec_counts(lists: Counter[Any]) -> Counter[str]:
     return out
 
 
-def _assemble(as_of: date, members: list[tuple[str, str, Any]], producers: list[tuple[str, str, Any]],
-              active_won: list[float], sizes: list[tuple[str, float, int]]) -> Priors:
-    """Baselines from the program's members and producers as (type, region, specializations) triples, the
-    closed-won counts of the last year of the active producers, and (type, summed amount, deals) of closed-won
-    sourced deals with an amount. Counters over columns (C loops): 100,000 partners in a tenth of a second."""
-    tot_t, prod_t = Counter(m[0] for m in members), Counter(p[0] for p in producers)
-    tot_r, prod_r = Counter(m[1] or "" for m in members), Counter(p[1] or "" for p in producers)
-    tot_s = _spec_counts(Counter(m[2] for m in members))
-    prod_s = _spec_counts(Counter(p[2] for p in producers))
-    n, n_prod = len(members), len(producers)
+def _counts(values: list[Any], keep: list[bool]) -> Counter[Any]:
+    """How many kept rows hold each value: `compress` and Counter both loop in C (no generator per row)."""
+    return Counter(compress(values, keep))
+
+
+def _by_region(values: list[str | None], keep: list[bool]) -> Counter[str]:
+    """As `_counts`, with an unknown region (None) counted under ""."""
+    out = _counts(values, keep)
+    if None in out:
+        out[""] += out.pop(None)
+    return out
+
+
+def _assemble(as_of: date, types: list[str], regions: list[str | None], specs: list[Any], member: list[bool],
+              producer: list[bool], active_won: list[float], sizes: list[tuple[str, float, int]]) -> Priors:
+    """Baselines from the partners' type, region and specializations (columns), which of them are members of the
+    program on as_of and which members produce, the closed-won counts of the last year of the active producers,
+    and (type, summed amount, deals) of closed-won sourced deals with an amount. Counters over columns (C loops):
+    100,000 partners in a few hundredths of a second."""
+    tot_t, prod_t = _counts(types, member), _counts(types, producer)
+    tot_r, prod_r = _by_region(regions, member), _by_region(regions, producer)
+    tot_s = _spec_counts(_counts(specs, member))
+    prod_s = _spec_counts(_counts(specs, producer))
+    n, n_prod = sum(member), sum(producer)
     base = n_prod / n if n else 0.0
     won_total = int(sum(c for _, _, c in sizes))
     program_size = (sum(float(a) for _, a, _ in sizes) / won_total) if won_total else None
@@ -114,36 +130,41 @@ def _assemble(as_of: date, members: list[tuple[str, str, Any]], producers: list[
     )
 
 
+def _spec_key(raw: Any) -> Any:
+    """The stored specializations as a hashable key: SQLite returns the JSON text, PostgreSQL the parsed list."""
+    return raw if isinstance(raw, str | None) else json.dumps(raw)
+
+
 def _compute(session: Session, as_of: date, window: int) -> Priors:
     won = and_(Opportunity.stage == "closed_won", Opportunity.close_date <= as_of)
-    per_partner = session.execute(
-        select(
+    # Raw rows (dates as the driver returns them, converted once per distinct value): the fit of the activation
+    # curve computes these for a whole program while a full rescore runs.
+    per_partner = fetch_rows(session, select(
             Opportunity.partner_id, func.max(Opportunity.created_on),
             func.sum(case((and_(won, Opportunity.close_date > as_of - timedelta(days=365)), 1), else_=0)),
         )
         .join(Partner, Partner.partner_id == Opportunity.partner_id)
         .where(Opportunity.attribution == "sourced", Opportunity.created_on <= as_of)
         .group_by(Opportunity.partner_id)
-        .order_by(Opportunity.partner_id)
-    ).all()
+        .order_by(Opportunity.partner_id))
     producers = {r[0] for r in per_partner}
     cutoff = to_day(as_of - timedelta(days=window))
     active_won = [float(r[2] or 0) for r in per_partner if r[1] is not None and as_day(r[1]) > cutoff]
     rows = fetch_rows(session, select(Partner.partner_id, Partner.type, Partner.region,
                                       type_coerce(Partner.specializations, Text), Partner.joined_on))
     # Partners who had not joined yet on as_of are not in the program on that date.
-    as_of_day = to_day(as_of)
-    members = [(r[1], r[2], r[3] if isinstance(r[3], str | None) else json.dumps(r[3]), r[0])
-               for r in rows if as_day(r[4]) <= as_of_day]
-    sizes = session.execute(
-        select(Partner.type, func.sum(Opportunity.amount), func.count())
+    n = len(rows)
+    joined = np.fromiter(map(as_day, map(itemgetter(4), rows)), dtype=np.int64, count=n)
+    member_arr = joined <= to_day(as_of)
+    producing = np.fromiter(map(producers.__contains__, map(itemgetter(0), rows)), dtype=bool, count=n)
+    sizes = fetch_rows(session, select(Partner.type, func.sum(Opportunity.amount), func.count())
         .join(Partner, Partner.partner_id == Opportunity.partner_id)
         .where(Opportunity.attribution == "sourced", won, Opportunity.created_on <= as_of,
                Opportunity.amount.is_not(None))
         .group_by(Partner.type)
-        .order_by(Partner.type)
-    ).all()
-    return _assemble(as_of, [m[:3] for m in members], [m[:3] for m in members if m[3] in producers], active_won,
+        .order_by(Partner.type))
+    return _assemble(as_of, [r[1] for r in rows], [r[2] for r in rows], list(map(_spec_key, map(itemgetter(3), rows))),
+                     member_arr.tolist(), (member_arr & producing).tolist(), active_won,
                      [(t, float(a or 0.0), int(c)) for t, a, c in sizes])
 
 
@@ -153,10 +174,7 @@ def priors_from_features(feats: Features, window: int) -> Priors:
     opportunities twice. Exact for the whole program only."""
     s = feats.sourced
     member = feats.joined <= feats.as_of_day
-    triples = list(zip(feats.types, feats.regions, feats.specializations, strict=True))
-    members = [t for t, m in zip(triples, member.tolist(), strict=True) if m]
-    producing = (s.count > 0).tolist()
-    producers = [t for t, m, p in zip(triples, member.tolist(), producing, strict=True) if m and p]
+    producer = member & (s.count > 0)
     cutoff = feats.as_of_day - window
     active = np.flatnonzero((s.count > 0) & (s.last > cutoff))
     active_won = [float(v) for v in s.won365[active]]
@@ -166,4 +184,5 @@ def priors_from_features(feats: Features, window: int) -> Priors:
         acc[0] += float(s.won_amount[i])
         acc[1] += float(s.won_sized[i])
     sizes = [(t, a, int(c)) for t, (a, c) in sorted(sized.items())]
-    return _assemble(feats.as_of, members, producers, active_won, sizes)
+    return _assemble(feats.as_of, feats.types, feats.regions, feats.specializations, member.tolist(),
+                     producer.tolist(), active_won, sizes)
