@@ -9,6 +9,7 @@ and parallelise on the server.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -205,6 +206,9 @@ def _fork_pool(workers: int, niceness: int = 0) -> ProcessPoolExecutor:
 def _mark_worker(niceness: int = 0) -> None:
     global _IN_WORKER
     _IN_WORKER = True
+    # A worker reads one bounded scope and exits: no cyclic collection, which would also traverse (and copy on
+    # write) every object inherited from the parent.
+    gc.disable()
     if niceness:
         os.nice(niceness)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from readiness.models import Partner, ScoreSnapshot, utcnow
 from readiness.scoring.config import ScoringConfig, load_config
+from readiness.scoring.gcpause import paused_gc
 from readiness.scoring.plays import DORMANT_PLAYS
 from readiness.scoring.runs import save_run
 from readiness.scoring.schemas import PartnerScore
@@ -150,6 +151,11 @@ def upsert_snapshots(session: Session, scores: Iterable[PartnerScore]) -> int:
 def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | None = None,
                       config: ScoringConfig | None = None) -> int:
     """Score (vectorized, no per-partner objects) and upsert the snapshot of every partner in scope."""
+    with paused_gc(None if partner_ids is None else len(partner_ids)):
+        return _refresh(session, as_of, partner_ids, config)
+
+
+def _refresh(session: Session, as_of: date, partner_ids: list[str] | None, config: ScoringConfig | None) -> int:
     from readiness.scoring.revenue import activation_curve, curve_fitted_alongside, revenue_at_stake_array
     from readiness.scoring.score import compute_frame
 
