@@ -66,7 +66,7 @@ class ScoreFrame:
 
     @property
     def outlook(self) -> list[str | None]:
-        return [outlook_of(c) for c in self.outlook_code]
+        return list(map(outlook_of, self.outlook_code.tolist()))  # Python strings: no numpy scalar per partner
 
     def reason(self, i: int) -> str | None:
         return outlook_reason(self.feats, i, str(self.outlook_code[i]), self.weakest_labels[self.weakest[i]])
