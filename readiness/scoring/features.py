@@ -187,7 +187,7 @@ class FeatureLoad:
         self.half_life, self.window, self.co_sell_window = half_life_days, active_window_days, co_sell_window_days
         self.with_profiles, self.all_profiles = with_profiles, all_profiles
         self.ids: list[str] | None = None
-        self.pending: activity.PendingActivity | None = None
+        self.pending: activity.PendingActivity | activity.ThreadedActivity | None = None
         if partner_ids is None or len(partner_ids) > MAX_IN_LIST:
             activity.big_read_settings(session)
         if partner_ids is None or len(partner_ids) >= activity.SHARD_MIN_IDS:
@@ -260,7 +260,8 @@ def _empty_opps(n: int) -> OppStats:
 
 
 def _load_activity(session: Session, feats: Features, as_of_day: int, half_life: float,
-                   partner_ids: list[str] | None, pending: activity.PendingActivity | None = None) -> None:
+                   partner_ids: list[str] | None,
+                   pending: activity.PendingActivity | activity.ThreadedActivity | None = None) -> None:
     n = feats.n
     # One 2-D array per statistic (kind x partner); each KindStats holds row views into them.
     stats = {name: np.zeros((len(KINDS), n)) for name in ("count", "decayed", "n90", "prev90", "max_value")}
