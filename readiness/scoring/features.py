@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -186,7 +187,7 @@ class FeatureLoad:
         self.half_life, self.window, self.co_sell_window = half_life_days, active_window_days, co_sell_window_days
         self.with_profiles, self.all_profiles = with_profiles, all_profiles
         self.ids: list[str] | None = None
-        self.pending: activity.PendingActivity | None = None
+        self.pending: activity.PendingActivity | activity.ThreadedActivity | None = None
         if partner_ids is None or len(partner_ids) > MAX_IN_LIST:
             activity.big_read_settings(session)
         if partner_ids is None or len(partner_ids) >= activity.SHARD_MIN_IDS:
@@ -259,7 +260,8 @@ def _empty_opps(n: int) -> OppStats:
 
 
 def _load_activity(session: Session, feats: Features, as_of_day: int, half_life: float,
-                   partner_ids: list[str] | None, pending: activity.PendingActivity | None = None) -> None:
+                   partner_ids: list[str] | None,
+                   pending: activity.PendingActivity | activity.ThreadedActivity | None = None) -> None:
     n = feats.n
     # One 2-D array per statistic (kind x partner); each KindStats holds row views into them.
     stats = {name: np.zeros((len(KINDS), n)) for name in ("count", "decayed", "n90", "prev90", "max_value")}
@@ -311,14 +313,23 @@ def _load_opportunities(session: Session, feats: Features, idx: dict[str, int], 
                                             ids_params(feats.ids, dialect)).all()
     else:  # a whole program: raw rows (dates as the driver returns them, converted once per distinct value)
         rows = fetch_rows(session, stmt)
-    for pid, attribution, cnt, amt, last, recent, n365, nwon, won_amt, won365, n90, co_sell, open_amt, sized in rows:
-        i = idx.get(pid)
-        if i is None:
-            continue
-        o = feats.sourced if attribution == "sourced" else feats.influenced
-        o.count[i], o.amount[i], o.last[i], o.recent[i] = cnt, amt or 0.0, as_day(last), recent or 0
-        o.n365[i], o.won[i], o.won_amount[i], o.won365[i] = n365 or 0, nwon or 0, won_amt or 0.0, won365 or 0
-        o.n90[i], o.co_sell[i], o.open_amount[i], o.won_sized[i] = n90 or 0, co_sell or 0, open_amt or 0.0, sized or 0
+    if rows:
+        # Column-wise (a whole program has tens of thousands of rows): one (partner, attribution) pair per row, a
+        # missing aggregate (None) counts as 0.
+        cols = list(zip(*rows, strict=True))
+        n = len(rows)
+        pos = np.fromiter(map(idx.get, cols[0], repeat(-1, n)), dtype=np.int64, count=n)
+        sourced = np.fromiter(map("sourced".__eq__, cols[1]), dtype=bool, count=n)
+        last = np.fromiter(map(as_day, cols[4]), dtype=float, count=n)
+        numbers = {name: np.nan_to_num(np.array(col, dtype=float), nan=0.0) for name, col in zip(
+            ("count", "amount", None, "recent", "n365", "won", "won_amount", "won365", "n90", "co_sell",
+             "open_amount", "won_sized"), cols[2:], strict=True) if name is not None}
+        for o, mine in ((feats.sourced, sourced), (feats.influenced, ~sourced)):
+            keep = mine & (pos >= 0)
+            at = pos[keep]
+            for name, values in numbers.items():
+                getattr(o, name)[at] = values[keep]
+            o.last[at] = last[keep]
     feats.sourced.last[feats.sourced.count == 0] = NEVER
     feats.influenced.last[feats.influenced.count == 0] = NEVER
 

@@ -12,14 +12,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Text, and_, case, func, select, type_coerce
+from sqlalchemy import Text, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from readiness.models import Opportunity, Partner
-from readiness.scoring.features import Features, as_day, spec_list, to_day
+from readiness.scoring.features import Features, spec_list
 from readiness.scoring.rawsql import fetch_rows
 
 # No fingerprint query: counting a large table on every single-partner rescore would cost more than the
@@ -92,58 +93,81 @@ def _spec_counts(lists: Counter[Any]) -> Counter[str]:
     return out
 
 
-def _assemble(as_of: date, members: list[tuple[str, str, Any]], producers: list[tuple[str, str, Any]],
-              active_won: list[float], sizes: list[tuple[str, float, int]]) -> Priors:
-    """Baselines from the program's members and producers as (type, region, specializations) triples, the
-    closed-won counts of the last year of the active producers, and (type, summed amount, deals) of closed-won
-    sourced deals with an amount. Counters over columns (C loops): 100,000 partners in a tenth of a second."""
-    tot_t, prod_t = Counter(m[0] for m in members), Counter(p[0] for p in producers)
-    tot_r, prod_r = Counter(m[1] or "" for m in members), Counter(p[1] or "" for p in producers)
-    tot_s = _spec_counts(Counter(m[2] for m in members))
-    prod_s = _spec_counts(Counter(p[2] for p in producers))
-    n, n_prod = len(members), len(producers)
+Group = tuple[str, str | None, Any, int, int]  # type, region, specializations, members, producers among them
+
+
+def _assemble(as_of: date, groups: list[Group], active: tuple[int, float],
+              sizes: list[tuple[str, float, int]]) -> Priors:
+    """Baselines from the program's members counted per (type, region, specializations) with the producers among
+    them, the active producers (how many, their closed-won deals in the last year), and (type, summed amount,
+    deals) of closed-won sourced deals with an amount. Integer counts: exact in any order."""
+    tot_t: Counter[str] = Counter()
+    prod_t: Counter[str] = Counter()
+    tot_r: Counter[str] = Counter()
+    prod_r: Counter[str] = Counter()
+    tot_l: Counter[Any] = Counter()
+    prod_l: Counter[Any] = Counter()
+    for type_, region, specs, members, producers in groups:
+        tot_t[type_] += members
+        tot_r[region or ""] += members
+        tot_l[specs] += members
+        if producers:
+            prod_t[type_] += producers
+            prod_r[region or ""] += producers
+            prod_l[specs] += producers
+    n, n_prod = sum(tot_t.values()), sum(prod_t.values())
     base = n_prod / n if n else 0.0
     won_total = int(sum(c for _, _, c in sizes))
     program_size = (sum(float(a) for _, a, _ in sizes) / won_total) if won_total else None
+    active_count, active_won = active
     return Priors(
         as_of=as_of, base_rate=base, type_rate=_smoothed(prod_t, tot_t, base),
-        region_rate=_smoothed(prod_r, tot_r, base), spec_rate=_smoothed(prod_s, tot_s, base),
+        region_rate=_smoothed(prod_r, tot_r, base),
+        spec_rate=_smoothed(_spec_counts(prod_l), _spec_counts(tot_l), base),
         deal_size_by_type={t: float(a) / c for t, a, c in sizes if c >= 3},
         deal_size_program=program_size, won_deals_total=won_total,
-        deals_per_year=float(np.mean(active_won)) if active_won else None, active_partners=len(active_won),
+        # The mean of whole numbers: their sum is exact, so this is the mean numpy would give.
+        deals_per_year=active_won / active_count if active_count else None, active_partners=active_count,
     )
 
 
+def _spec_key(raw: Any) -> Any:
+    """The stored specializations as a hashable key: SQLite returns the JSON text, PostgreSQL the parsed list."""
+    return raw if isinstance(raw, str | None) else json.dumps(raw)
+
+
 def _compute(session: Session, as_of: date, window: int) -> Priors:
+    """Counted by the database, grouped per (type, region, specializations): a program has a few hundred such
+    groups, so a hundred thousand partners never come back as rows (the activation-curve fit computes these for a
+    whole program while a full rescore runs)."""
     won = and_(Opportunity.stage == "closed_won", Opportunity.close_date <= as_of)
-    per_partner = session.execute(
-        select(
-            Opportunity.partner_id, func.max(Opportunity.created_on),
-            func.sum(case((and_(won, Opportunity.close_date > as_of - timedelta(days=365)), 1), else_=0)),
-        )
-        .join(Partner, Partner.partner_id == Opportunity.partner_id)
-        .where(Opportunity.attribution == "sourced", Opportunity.created_on <= as_of)
-        .group_by(Opportunity.partner_id)
-        .order_by(Opportunity.partner_id)
-    ).all()
-    producers = {r[0] for r in per_partner}
-    cutoff = to_day(as_of - timedelta(days=window))
-    active_won = [float(r[2] or 0) for r in per_partner if r[1] is not None and as_day(r[1]) > cutoff]
-    rows = fetch_rows(session, select(Partner.partner_id, Partner.type, Partner.region,
-                                      type_coerce(Partner.specializations, Text), Partner.joined_on))
+    sourced = and_(Opportunity.attribution == "sourced", Opportunity.created_on <= as_of)
+    produces = select(Opportunity.partner_id).where(Opportunity.partner_id == Partner.partner_id, sourced).exists()
+    specs = cast(Partner.specializations, Text)
     # Partners who had not joined yet on as_of are not in the program on that date.
-    as_of_day = to_day(as_of)
-    members = [(r[1], r[2], r[3] if isinstance(r[3], str | None) else json.dumps(r[3]), r[0])
-               for r in rows if as_day(r[4]) <= as_of_day]
-    sizes = session.execute(
-        select(Partner.type, func.sum(Opportunity.amount), func.count())
+    groups = fetch_rows(session, select(Partner.type, Partner.region, specs, func.count(),
+                                        func.sum(case((produces, 1), else_=0)))
+                        .where(or_(Partner.joined_on.is_(None), Partner.joined_on <= as_of))
+                        .group_by(Partner.type, Partner.region, specs))
+    per_partner = (
+        select(func.max(Opportunity.created_on).label("last"),
+               func.sum(case((and_(won, Opportunity.close_date > as_of - timedelta(days=365)), 1), else_=0))
+               .label("won365"))
+        .join(Partner, Partner.partner_id == Opportunity.partner_id)
+        .where(sourced)
+        .group_by(Opportunity.partner_id)
+        .subquery()
+    )
+    active = fetch_rows(session, select(func.count(), func.sum(per_partner.c.won365))
+                        .where(per_partner.c.last > as_of - timedelta(days=window)))[0]
+    sizes = fetch_rows(session, select(Partner.type, func.sum(Opportunity.amount), func.count())
         .join(Partner, Partner.partner_id == Opportunity.partner_id)
         .where(Opportunity.attribution == "sourced", won, Opportunity.created_on <= as_of,
                Opportunity.amount.is_not(None))
         .group_by(Partner.type)
-        .order_by(Partner.type)
-    ).all()
-    return _assemble(as_of, [m[:3] for m in members], [m[:3] for m in members if m[3] in producers], active_won,
+        .order_by(Partner.type))
+    return _assemble(as_of, [(t, r, _spec_key(sp), int(m), int(p or 0)) for t, r, sp, m, p in groups],
+                     (int(active[0] or 0), float(active[1] or 0)),
                      [(t, float(a or 0.0), int(c)) for t, a, c in sizes])
 
 
@@ -153,17 +177,22 @@ def priors_from_features(feats: Features, window: int) -> Priors:
     opportunities twice. Exact for the whole program only."""
     s = feats.sourced
     member = feats.joined <= feats.as_of_day
-    triples = list(zip(feats.types, feats.regions, feats.specializations, strict=True))
-    members = [t for t, m in zip(triples, member.tolist(), strict=True) if m]
-    producing = (s.count > 0).tolist()
-    producers = [t for t, m, p in zip(triples, member.tolist(), producing, strict=True) if m and p]
+    # Members per (type, region, specializations, producing): Counter and compress loop in C.
+    counted = Counter(compress(zip(feats.types, feats.regions, feats.specializations, (s.count > 0).tolist(),
+                                   strict=True), member.tolist()))
+    per_group: dict[tuple[str, str | None, Any], list[int]] = {}
+    for (type_, region, specs, producing), k in counted.items():
+        tally = per_group.setdefault((type_, region, specs), [0, 0])
+        tally[0] += k
+        tally[1] += k if producing else 0
+    groups = [(t, r, sp, m, p) for (t, r, sp), (m, p) in per_group.items()]
     cutoff = feats.as_of_day - window
     active = np.flatnonzero((s.count > 0) & (s.last > cutoff))
-    active_won = [float(v) for v in s.won365[active]]
+    active_won = (len(active), float(sum(s.won365[active].tolist())))
     sized: dict[str, list[float]] = {}
     for i in np.flatnonzero(s.won_sized > 0):
         acc = sized.setdefault(feats.types[i], [0.0, 0.0])
         acc[0] += float(s.won_amount[i])
         acc[1] += float(s.won_sized[i])
     sizes = [(t, a, int(c)) for t, (a, c) in sorted(sized.items())]
-    return _assemble(feats.as_of, members, producers, active_won, sizes)
+    return _assemble(feats.as_of, groups, active_won, sizes)

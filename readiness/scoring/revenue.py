@@ -29,6 +29,7 @@ from readiness.models import Partner
 from readiness.scoring import activity
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.features import new_sourced_pipeline
+from readiness.scoring.rawsql import fetch_rows
 from readiness.scoring.schemas import ProgramImpact, RevenueImpact
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ def _fit_curve(session: Session, as_of: date, cfg: ScoringConfig) -> ActivationC
 
     h = cfg.revenue.fit_horizon_days
     t0 = as_of - timedelta(days=h)
-    ids = list(session.scalars(select(Partner.partner_id).order_by(Partner.partner_id)))
+    ids = [r[0] for r in fetch_rows(session, select(Partner.partner_id).order_by(Partner.partner_id))]  # raw rows
     sampled = len(ids) > FIT_SAMPLE
     scope = sorted(random.Random(0).sample(ids, FIT_SAMPLE)) if sampled else None
     frame = compute_frame(session, t0, scope, cfg, historical=True)

@@ -15,6 +15,7 @@ from readiness.scoring.advice import gap_for, gtm_scores, next_step, opener
 from readiness.scoring.config import GTM_KEYS, ScoringConfig, load_config
 from readiness.scoring.dimensions import DimensionArrays, compute_dimensions, evidence, kind_evidence
 from readiness.scoring.features import Features, start_features
+from readiness.scoring.gcpause import paused_gc
 from readiness.scoring.gtm_behaviour import (
     GTM_LABELS,
     behaviour_amounts,
@@ -65,7 +66,7 @@ class ScoreFrame:
 
     @property
     def outlook(self) -> list[str | None]:
-        return [outlook_of(c) for c in self.outlook_code]
+        return list(map(outlook_of, self.outlook_code.tolist()))  # Python strings: no numpy scalar per partner
 
     def reason(self, i: int) -> str | None:
         return outlook_reason(self.feats, i, str(self.outlook_code[i]), self.weakest_labels[self.weakest[i]])
@@ -92,7 +93,12 @@ def total_score(dims: dict[str, np.ndarray], gtm: dict[str, np.ndarray], cfg: Sc
 def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None = None,
                   config: ScoringConfig | None = None, historical: bool = False) -> ScoreFrame:
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
-    cfg = config or load_config()
+    with paused_gc(None if partner_ids is None else len(partner_ids)):
+        return _compute_frame(session, as_of, partner_ids, config or load_config(), historical)
+
+
+def _compute_frame(session: Session, as_of: date, partner_ids: list[str] | None, cfg: ScoringConfig,
+                   historical: bool) -> ScoreFrame:
     wants_text = has_text_scorer(cfg)
     # A whole program's activity is aggregated by worker processes while this one reads everything else.
     with start_features(session, as_of, partner_ids, cfg.half_life_days, cfg.segments.active_window_days,

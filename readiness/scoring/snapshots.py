@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from readiness.models import Partner, ScoreSnapshot, utcnow
 from readiness.scoring.config import ScoringConfig, load_config
+from readiness.scoring.gcpause import paused_gc
 from readiness.scoring.plays import DORMANT_PLAYS
 from readiness.scoring.runs import save_run
 from readiness.scoring.schemas import PartnerScore
@@ -28,9 +29,12 @@ BATCH = 5000
 GTM_BEHAVIOUR, GTM_WITH_TEXT = "behaviour", "behaviour and profile text"
 
 
+_DORMANT = frozenset(DORMANT_PLAYS)
+
+
 def on_dormant_list(play: str | None) -> bool:
     """On the dormant call list: its primary play is a dormant one (grow-to-sourcing partners have their own)."""
-    return play in DORMANT_PLAYS
+    return play in _DORMANT
 
 
 _SQLITE_UPSERT = (
@@ -150,55 +154,94 @@ def upsert_snapshots(session: Session, scores: Iterable[PartnerScore]) -> int:
 def refresh_snapshots(session: Session, as_of: date, partner_ids: list[str] | None = None,
                       config: ScoringConfig | None = None) -> int:
     """Score (vectorized, no per-partner objects) and upsert the snapshot of every partner in scope."""
+    with paused_gc(None if partner_ids is None else len(partner_ids)):
+        return _refresh(session, as_of, partner_ids, config)
+
+
+def _json_tokens(values: list[Any]) -> list[bytes]:
+    """orjson's text of each value of a column of floats, from one call (a float's text has no comma): the same
+    text orjson writes for it inside a row's object."""
+    return orjson.dumps(values)[1:-1].split(b",") if values else []
+
+
+def _json_of(values: list[Any]) -> list[bytes]:
+    """orjson's text of each value (hashable; few distinct), each distinct value serialised once."""
+    seen: dict[Any, bytes] = {}
+    return [seen[v] if v in seen else seen.setdefault(v, orjson.dumps(v)) for v in values]
+
+
+def _dimensions_head(dim_keys: list[str], gtm_keys: list[str]) -> bytes:
+    """The `dimensions` JSON object of a snapshot row up to its revenue at stake, with a %b slot per value: byte for
+    byte what orjson.dumps writes for the dict (compact, keys in insertion order). `_dimensions_tail` ends it."""
+    def obj(keys: list[str]) -> bytes:
+        return b"{" + b",".join(orjson.dumps(k).replace(b"%", b"%%") + b":%b" for k in keys) + b"}"
+
+    return (b'{"dimensions":' + obj(dim_keys) + b',"gtm":' + obj(gtm_keys)
+            + b',"gtm_basis":%b,"outlook":%b,"flags":%b,"revenue_at_stake":')
+
+
+_CALLABLE = {True: b',"callable":true}', False: b',"callable":false}'}
+
+
+def _refresh(session: Session, as_of: date, partner_ids: list[str] | None, config: ScoringConfig | None) -> int:
     from readiness.scoring.revenue import activation_curve, curve_fitted_alongside, revenue_at_stake_array
     from readiness.scoring.score import compute_frame
 
     cfg = config or load_config()
     whole = partner_ids is None
+    sqlite = session.get_bind().dialect.name == "sqlite"
     with curve_fitted_alongside(session, as_of, cfg):
         frame = compute_frame(session, as_of, partner_ids, cfg)
+        # Everything but revenue at stake is prepared while the activation curve may still be fitting alongside.
+        n = frame.feats.n
+        plays = [p or None for p in frame.plays.primary.tolist()]
+        dim_keys, gtm_keys = list(frame.dims.scores), list(frame.gtm)
+        dim_cols = [np.round(frame.dims.scores[k], 2).tolist() for k in dim_keys]
+        gtm_cols = [np.round(frame.gtm[k], 2).tolist() for k in gtm_keys]
+        codes: list[list[str]] = [[] for _ in range(n)]
+        for code, arr in frame.flags.items():
+            for i in np.flatnonzero(arr).tolist():
+                codes[i].append(code)
+        segment, outlook = frame.segment.tolist(), frame.outlook
+        # A whole-program rescore judges GTM from behaviour alone unless GTM counts in the total (profile texts are
+        # judged per partner, too slow for 100,000); each snapshot says which.
+        basis = [GTM_WITH_TEXT if frame.gtm_text.get(i) else GTM_BEHAVIOUR for i in range(n)] if frame.gtm_text \
+            else [GTM_BEHAVIOUR] * n
+        on_list = list(map(_DORMANT.__contains__, plays))
+        if sqlite:
+            head = _dimensions_head(dim_keys, gtm_keys)
+            heads = [head % v for v in zip(*(_json_tokens(c) for c in (*dim_cols, *gtm_cols)), _json_of(basis),
+                                           _json_of(outlook), _json_of(list(map(tuple, codes))), strict=True)]
     # A whole-program rescore refits the activation curve (new outcomes may have arrived) and stores it with the
     # baselines; a partial one scores with what the last whole-program rescore stored.
     stake = np.asarray(revenue_at_stake_array(session, frame, use_stored=not whole), dtype=float)
     if whole:
-        save_run(session, as_of, cfg, frame.feats.n, frame.priors, activation_curve(session, as_of, cfg, False))
+        save_run(session, as_of, cfg, n, frame.priors, activation_curve(session, as_of, cfg, False))
     priority = frame.plays.priority(stake).tolist()
-    plays = [p or None for p in frame.plays.primary.tolist()]
-    # Per-partner dicts from columns zipped once: 100,000 rows are built in a fraction of a second.
-    dim_keys, gtm_keys = list(frame.dims.scores), list(frame.gtm)
-    dims = zip(*(np.round(frame.dims.scores[k], 2).tolist() for k in dim_keys), strict=True)
-    gtm = zip(*(np.round(frame.gtm[k], 2).tolist() for k in gtm_keys), strict=True)
-    codes = [[] for _ in range(frame.feats.n)]  # type: list[list[str]]
-    for code, arr in frame.flags.items():
-        for i in np.flatnonzero(arr):
-            codes[i].append(code)
-    segment, outlook = frame.segment.tolist(), frame.outlook
-    # A whole-program rescore judges GTM from behaviour alone unless GTM counts in the total (profile texts are
-    # judged per partner, too slow for 100,000); each snapshot says which.
-    basis = [GTM_WITH_TEXT if frame.gtm_text.get(i) else GTM_BEHAVIOUR for i in range(frame.feats.n)]
-    on_list = [on_dormant_list(p) for p in plays]
-    columns = zip(frame.ids, frame.total.tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids, stake.tolist(),
-                  on_list, plays, priority, dims, gtm, outlook, codes, basis, strict=True)
-    if session.get_bind().dialect.name == "sqlite":
-        # The SQLite bulk path takes the parameter tuples straight away: no per-row dict for 100,000 partners.
+    stakes = stake.tolist()
+    if sqlite:
+        # The SQLite bulk path takes parameter tuples straight away, each row's JSON written from a template with
+        # orjson's text of its values: no per-row dict for 100,000 partners.
         day, now = as_of.isoformat(), _sqlite_now()
-        dumps = orjson.dumps
         params = [
-            (pid, day, total, tier, seg, dumps({"dimensions": dict(zip(dim_keys, d, strict=True)),
-                                               "gtm": dict(zip(gtm_keys, g, strict=True)), "gtm_basis": b,
-                                               "outlook": out, "flags": c, "revenue_at_stake": st,
-                                               "callable": on}).decode(),
-             pam, st, 1 if on else 0, play, pr, now)
-            for pid, total, tier, seg, pam, st, on, play, pr, d, g, out, c, b in columns
+            (pid, day, total, tier, seg, (h + st_json + _CALLABLE[on]).decode(), pam, st, 1 if on else 0, play, pr,
+             now)
+            for pid, total, tier, seg, pam, st, st_json, on, play, pr, h in zip(
+                frame.ids, frame.total.tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids, stakes,
+                _json_tokens(stakes), on_list, plays, priority, heads, strict=True)
         ]
         _execute_sqlite(session, params)
         return len(params)
+    dims = zip(*dim_cols, strict=True) if dim_cols else iter([()] * n)
+    gtm = zip(*gtm_cols, strict=True) if gtm_cols else iter([()] * n)
     rows = [
         {"partner_id": pid, "as_of": as_of, "score": total, "tier": tier, "segment": seg, "pam_id": pam,
          "revenue_at_stake": st, "on_call_list": on, "play": play, "priority": pr,
          "dimensions": {"dimensions": dict(zip(dim_keys, d, strict=True)), "gtm": dict(zip(gtm_keys, g, strict=True)),
                         "gtm_basis": b, "outlook": out, "flags": c, "revenue_at_stake": st, "callable": on}}
-        for pid, total, tier, seg, pam, st, on, play, pr, d, g, out, c, b in columns
+        for pid, total, tier, seg, pam, st, on, play, pr, d, g, out, c, b in zip(
+            frame.ids, frame.total.tolist(), frame.tier.tolist(), segment, frame.feats.pam_ids, stakes, on_list,
+            plays, priority, dims, gtm, outlook, codes, basis, strict=True)
     ]
     _upsert(session, rows)
     return len(rows)
