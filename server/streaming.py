@@ -9,6 +9,7 @@ even when the client goes away, so its checkpoint is always complete.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 
@@ -19,22 +20,35 @@ from server.turns import TurnEvent
 _DONE = object()
 
 
-async def events_from_thread(events: Iterator[TurnEvent], executor: Executor | None = None) -> AsyncIterator[TurnEvent]:
-    """`executor`: where the turn runs (the turn pool, server.turn_service); default Starlette's threadpool."""
+def events_from_thread(events: Iterator[TurnEvent], executor: Executor | None = None) -> AsyncIterator[TurnEvent]:
+    """`executor`: where the turn runs (the turn pool, server.turn_service); default Starlette's threadpool.
+
+    The turn starts now, not on the first read: a client that goes away before the response is first iterated still
+    gets its turn run to the end, and the turn's locks and pool slot (released when `events` finishes) are never
+    left held by a stream nobody reads. Must be called from the event loop's thread."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
+
+    def hand_over(item: object) -> None:
+        # The loop may be gone (server shutting down): the turn still runs to its end.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def pump() -> None:
         try:
             for event in events:
-                loop.call_soon_threadsafe(queue.put_nowait, event)
+                hand_over(event)
         except BaseException as exc:  # handed to the consumer, which re-raises it in the request's task
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            hand_over(exc)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            hand_over(_DONE)
 
     runner = asyncio.wrap_future(executor.submit(pump)) if executor is not None else \
         asyncio.ensure_future(run_in_threadpool(pump))
+    return _drain(queue, runner)
+
+
+async def _drain(queue: asyncio.Queue[object], runner: asyncio.Future[None]) -> AsyncIterator[TurnEvent]:
     pending: object | None = None
     try:
         while True:

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -59,3 +60,22 @@ def test_the_turn_runs_to_its_end_when_the_client_stops_reading() -> None:
     done = threading.Event()
     events = asyncio.run(_collect(_turn(done), stop_after=1))
     assert len(events) == 1 and done.wait(timeout=5)
+
+
+def test_the_turn_runs_and_releases_when_the_stream_is_never_read() -> None:
+    # A client that disconnects before the response is first iterated: the turn must still run to its end, so the
+    # turn service's `finally` (thread lock, pool slot, idempotency key) runs.
+    done, released = threading.Event(), threading.Event()
+
+    def turn() -> Iterator[TurnEvent]:
+        try:
+            yield from _turn(done)
+        finally:
+            released.set()
+
+    async def never_read(pool: ThreadPoolExecutor) -> None:
+        events_from_thread(turn(), pool)  # as the turn service calls it, on its own pool
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asyncio.run(never_read(pool))
+        assert done.wait(timeout=5) and released.wait(timeout=5)
