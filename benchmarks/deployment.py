@@ -87,7 +87,6 @@ def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str,
         conn.execute(f'CREATE DATABASE "{name}"')
     url = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
     tmp = Path(tempfile.mkdtemp(prefix="pp-api-bench-"))
-    proc: subprocess.Popen[bytes] | None = None
     try:
         engine = make_engine(url)
         init_db(engine)
@@ -107,33 +106,41 @@ def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str,
                     "PARTNERPILOT_HOME": str(tmp / "home"), "PARTNERPILOT_AS_OF": AS_OF,
                     "PARTNERPILOT_PROVIDER": "offline", "PARTNERPILOT_RATE_LIMIT_PER_MINUTE": str(rate_limit),
                     "PARTNERPILOT_LOG_FORMAT": "json", "ANONYMIZED_TELEMETRY": "False", **(extra_env or {})})
-        log = tmp / "server.log"
-        cli = str(Path(sys.executable).parent / "partnerpilot")
-        proc = subprocess.Popen([cli, "up", "--port", str(port), "--workers", str(workers)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-        base = f"http://127.0.0.1:{port}"
+        with served(env, port, tmp / "server.log", workers=workers) as proc:
+            yield Deployment(base=f"http://127.0.0.1:{port}", database_url=url, process=proc, keys=keys)
+    finally:
+        with psycopg.connect(_admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def served(env: dict[str, str], port: int, log: Path, workers: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """`partnerpilot up` of this checkout on 127.0.0.1:`port`, once `/readyz` answers 200; stopped (SIGINT, then
+    kill) on exit. Its stderr goes to `log`, quoted when it exits early or never gets ready."""
+    cli = str(Path(sys.executable).parent / "partnerpilot")
+    proc = subprocess.Popen([cli, "up", "--port", str(port), "--workers", str(workers)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    try:
         deadline = time.monotonic() + 600
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready: {log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield Deployment(base=base, database_url=url, process=proc, keys=keys)
+        yield proc
     finally:
-        if proc is not None and proc.poll() is None:
+        if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        with psycopg.connect(_admin_url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load_average() -> list[float]:

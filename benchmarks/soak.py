@@ -29,10 +29,7 @@ import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -45,7 +42,16 @@ from typing import Any
 
 import httpx
 
-from benchmarks.deployment import AS_OF, LUMENWARE, ROOT, Deployment, deployment, free_port, load_average, percentile
+from benchmarks.deployment import (
+    AS_OF,
+    LUMENWARE,
+    Deployment,
+    deployment,
+    free_port,
+    load_average,
+    percentile,
+    served,
+)
 from benchmarks.rest_bench import _books, count_stored
 from benchmarks.stream_bench import PAM_TURNS, PARTNER_TURNS
 
@@ -91,32 +97,8 @@ def _sqlite_server(tmp: Path, db: Path, rate_limit: int) -> Iterator[Deployment]
                 "PARTNERPILOT_RATE_LIMIT_PER_MINUTE": str(rate_limit), "PARTNERPILOT_LOG_FORMAT": "json",
                 "ANONYMIZED_TELEMETRY": "False"})
     port = free_port()
-    log = tmp / "server.log"
-    cli = str(Path(sys.executable).parent / "partnerpilot")
-    proc = subprocess.Popen([cli, "up", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=log.open("wb"))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Deployment(base=base, database_url=url, process=proc, keys=keys)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with served(env, port, tmp / "server.log") as proc:
+        yield Deployment(base=f"http://127.0.0.1:{port}", database_url=url, process=proc, keys=keys)
 
 
 def tree_rss_mb(root: int) -> float:
