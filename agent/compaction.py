@@ -18,9 +18,13 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
 COMPACT_OVER_CHARS = 600
-SUMMARY_CHARS = 600
+SUMMARY_CHARS = 900
 STRING_CHARS = 120
 LIST_ITEMS = 3
+# When whole rows do not fit, a list of records keeps who each row is (so "the second one" still resolves in the next
+# turn, for an LLM as for a person reading the history): these fields of up to IDENTITY_ROWS rows.
+IDENTITY_KEYS = ("rank", "partner_id", "name", "milestone_id", "playbook_id", "title", "status", "score")
+IDENTITY_ROWS = 10
 COMPACTED = "compacted"  # additional_kwargs key: the original result's length in characters
 
 
@@ -40,6 +44,17 @@ def _shrink(value: Any, depth: int) -> Any:
     return value
 
 
+def _identities(value: Any) -> Any:
+    """`value` with each list of records cut to its rows' identifying fields (IDENTITY_KEYS)."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        rows = [{k: _shrink(row[k], 0) for k in IDENTITY_KEYS if k in row and not isinstance(row[k], dict | list)}
+                for row in value[:IDENTITY_ROWS]]
+        return rows + ([f"... {len(value) - IDENTITY_ROWS} more"] if len(value) > IDENTITY_ROWS else [])
+    if isinstance(value, dict):
+        return {k: _identities(v) for k, v in value.items()}
+    return _shrink(value, 1)
+
+
 def summary_of(text: str) -> dict[str, Any]:
     """A JSON-ready summary of one tool result, at most about SUMMARY_CHARS long."""
     try:
@@ -49,8 +64,10 @@ def summary_of(text: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         parsed = {"result": parsed}
     summary: dict[str, Any] = {}
-    for depth in (3, 2, 1, 0):
-        summary = _shrink(parsed, depth)
+    # Whole rows first, then who the rows are, then ever shallower structure.
+    for candidate in (_shrink(parsed, 3), _identities(parsed), _shrink(parsed, 2), _shrink(parsed, 1),
+                      _shrink(parsed, 0)):
+        summary = candidate
         if len(json.dumps(summary, ensure_ascii=False)) <= SUMMARY_CHARS:
             break
     else:  # even the top-level scalars are too long: keep as many as fit

@@ -103,6 +103,13 @@ def test_the_current_turn_keeps_whole_tool_results_and_earlier_turns_get_summari
     assert body[COMPACTED] is True and body["ok"] is True and body["refused"] is False
     assert shrunk.additional_kwargs[COMPACTED] == len(str(whole.content))
     assert len(str(shrunk.content)) < len(str(whole.content))
+    # Who each row of the list was survives compaction, in order: an LLM reading the history can still tell which
+    # partner "the second one" is without calling the list again.
+    listed = json.loads(str(whole.content))["data"]["partners"]
+    kept = body["data"]["partners"]
+    assert [(r["rank"], r["partner_id"], r["name"]) for r in kept] == \
+        [(r["rank"], r["partner_id"], r["name"]) for r in listed[: len(kept)]]
+    assert len(kept) == min(len(listed), 10)
 
 
 def _settings(engine: Engine, home: Path, **kw: Any) -> Settings:
