@@ -66,7 +66,8 @@ def refusal_gives_reason(text: str) -> bool:
 
 
 def _json_objects(text: str) -> list[object]:
-    """JSON values an answer starts with or holds in code fences."""
+    """JSON values an answer starts with or holds in code fences. Deliberately not agent.written_calls' parser (which
+    looks much the same): the judge must not share the agent's code, or a bug there would pass its own check."""
     found: list[object] = []
     candidates = [m.group(1) for m in _FENCE.finditer(text)]
     stripped = text.strip()
