@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from readiness.db import session_scope
-from readiness.models import ChatConversation, ChatThread
+from readiness.models import ChatConversation, ChatThread, TurnIdempotency, TurnThread
 
 TITLE_CHARS = 60
 
@@ -102,11 +102,15 @@ def indexed(engine: Engine) -> set[str]:
 
 
 def forget(engine: Engine, thread_ids: Sequence[str]) -> None:
-    """Drop deleted threads' rows: the listing's, and the OpenAI-style conversations that continued them."""
+    """Drop deleted threads' rows: the listing's, the OpenAI-style conversations that continued them, the turn
+    service's claims (the id is free again) and its stored Idempotency-Key results (they would replay a turn of a
+    thread that no longer exists)."""
     ids = list(thread_ids)
     with engine.begin() as conn:
         conn.execute(delete(ChatThread).where(ChatThread.thread_id.in_(ids)))
         conn.execute(delete(ChatConversation).where(ChatConversation.thread_id.in_(ids)))
+        conn.execute(delete(TurnThread).where(TurnThread.thread_id.in_(ids)))
+        conn.execute(delete(TurnIdempotency).where(TurnIdempotency.thread_id.in_(ids)))
 
 
 __all__ = ["ThreadRow", "ThreadSummary", "forget", "idle_since", "indexed", "list_for", "owner_of", "row_of",

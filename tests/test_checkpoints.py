@@ -25,7 +25,7 @@ from agent.context import Context
 from agent.graph import build_graph
 from agent.memory import TURN_OPTIONS, list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import configure
-from readiness.models import ChatConversation, ChatThread
+from readiness.models import ChatConversation, ChatThread, TurnIdempotency, TurnThread
 from readiness.settings import Settings, get_settings
 from server.app import create_app
 
@@ -166,6 +166,11 @@ def test_prune_deletes_idle_threads_and_their_rows_and_lists_old_threads(any_eng
         with any_engine.begin() as conn:  # an OpenAI-style conversation that continued the old thread
             conn.execute(insert(ChatConversation).values(key="k" * 64, owner="pam:pam-01", thread_id="t-old",
                                                          turns=1, created_at=datetime.now(UTC)))
+            # The turn service's claim of each thread, and an Idempotency-Key result of a turn on each.
+            for thread in ("t-old", "t-new"):
+                conn.execute(insert(TurnThread).values(thread_id=thread, owner="pam:pam-01"))
+                conn.execute(insert(TurnIdempotency).values(owner="pam:pam-01", key=f"key-{thread}", request_hash="h",
+                                                            status="done", thread_id=thread, result="{}"))
 
         report = prune_all(cp, any_engine, Keeping(keep=2, retention_days=30))
         assert report.deleted_threads == 1 and report.indexed == 1
@@ -176,6 +181,8 @@ def test_prune_deletes_idle_threads_and_their_rows_and_lists_old_threads(any_eng
         assert rows == {"t-new", "t-legacy"}
         with any_engine.connect() as conn:
             assert conn.execute(select(ChatConversation.key)).first() is None
+            assert set(conn.execute(select(TurnThread.thread_id)).scalars()) == {"t-new"}
+            assert set(conn.execute(select(TurnIdempotency.key)).scalars()) == {"key-t-new"}
         listed = {t.thread_id: t for t in list_threads(cp, "pam:pam-01")}
         assert set(listed) == {"t-new", "t-legacy"} and listed["t-legacy"].title == "from before"
 
