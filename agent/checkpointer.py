@@ -116,6 +116,7 @@ def delete_idle_threads(saver: BaseCheckpointSaver[Any], engine: Engine, days: i
     if stale:
         thread_index.forget(engine, stale)
         log.info("threads_deleted_idle", count=len(stale), days=days)
+    thread_index.expire_keys(engine, cutoff)
     return stale
 
 

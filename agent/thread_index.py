@@ -113,5 +113,12 @@ def forget(engine: Engine, thread_ids: Sequence[str]) -> None:
         conn.execute(delete(TurnIdempotency).where(TurnIdempotency.thread_id.in_(ids)))
 
 
-__all__ = ["ThreadRow", "ThreadSummary", "forget", "idle_since", "indexed", "list_for", "owner_of", "row_of",
-           "title_of", "upsert"]
+def expire_keys(engine: Engine, cutoff: datetime) -> int:
+    """Drop Idempotency-Key results last touched before `cutoff` (a client retries within minutes, not months)."""
+    with engine.begin() as conn:
+        gone = conn.execute(delete(TurnIdempotency).where(TurnIdempotency.updated_at < cutoff))
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
+
+
+__all__ = ["ThreadRow", "ThreadSummary", "expire_keys", "forget", "idle_since", "indexed", "list_for", "owner_of",
+           "row_of", "title_of", "upsert"]

@@ -171,6 +171,10 @@ def test_prune_deletes_idle_threads_and_their_rows_and_lists_old_threads(any_eng
                 conn.execute(insert(TurnThread).values(thread_id=thread, owner="pam:pam-01"))
                 conn.execute(insert(TurnIdempotency).values(owner="pam:pam-01", key=f"key-{thread}", request_hash="h",
                                                             status="done", thread_id=thread, result="{}"))
+            # A key last used long ago on a thread still in use expires with the window too.
+            conn.execute(insert(TurnIdempotency).values(owner="pam:pam-01", key="key-stale", request_hash="h",
+                                                        status="done", thread_id="t-new", result="{}",
+                                                        updated_at=datetime.now(UTC) - timedelta(days=40)))
 
         report = prune_all(cp, any_engine, Keeping(keep=2, retention_days=30))
         assert report.deleted_threads == 1 and report.indexed == 1
