@@ -152,3 +152,41 @@ def test_up_sets_the_sample_as_of_prints_logins_and_serves(tmp_path: Path, monke
         assert "pam:pam-01" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_terminal_turn_on_a_thread_busy_elsewhere_is_refused_and_nothing_runs(lumenware_db: Path, tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]
+                                                                              ) -> None:
+    # The terminal goes through the same turn service as the server: while another turn holds the thread, a
+    # terminal turn on it says so and writes nothing (before, it ran beside the other turn).
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.context import Context
+    from agent.graph import build_graph
+    from agent.services import configure
+    from partnerpilot.cli.chat import ChatSession
+    from readiness.db import make_engine
+    from server.turn_service import TurnService
+
+    db = tmp_path / "store.db"
+    shutil.copyfile(lumenware_db, db)
+    configure(make_engine(f"sqlite:///{db}"))
+    saver = InMemorySaver()
+    graph = build_graph(checkpointer=saver)
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{db}")
+    turns = TurnService(settings, graph, saver)
+    try:
+        ctx = Context(role="pam", principal_id="pam-02", as_of=date.fromisoformat(LUMENWARE_AS_OF),
+                      provider="offline")
+        sess = ChatSession(turns, saver, ctx, "t-busy")
+        assert turns._lock_local("t-busy")  # another turn (e.g. the web page's) is running on this thread
+        sess.turn("how is the pipeline in my book?")
+        assert "another turn is running on this thread" in capsys.readouterr().out
+        assert saver.get_tuple({"configurable": {"thread_id": "t-busy"}}) is None
+        turns._unlock_local("t-busy")
+        sess.turn("how is the pipeline in my book?")
+        out = capsys.readouterr().out
+        assert "get_pipeline_summary" in out and "pilot ›" in out
+        assert saver.get_tuple({"configurable": {"thread_id": "t-busy"}}) is not None
+    finally:
+        turns.close()

@@ -7,6 +7,7 @@ activity, refusals and offline fallbacks are shown. Threads live in the same che
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -25,6 +26,8 @@ from readiness.settings import get_settings
 
 if TYPE_CHECKING:
     from agent.context import Context
+    from server.turn_service import TurnService
+    from server.turns import TurnEvent
 
 GREETING = "hello"
 PILOT = "[bold cyan]pilot ›[/bold cyan] "
@@ -36,17 +39,19 @@ def _args(args: dict[str, Any] | None) -> str:
 
 
 class ChatSession:
-    """One principal's terminal conversation over a graph with a checkpointer."""
+    """One principal's terminal conversation over a graph with a checkpointer. Turns go through the same turn
+    service as the server's (thread claim, one turn at a time per thread across processes, bounded pool), so a
+    terminal and a web session on one thread cannot interleave turns."""
 
-    def __init__(self, graph: Any, checkpointer: Any, ctx: Context, thread_id: str) -> None:
-        self.graph = graph
+    def __init__(self, turns: TurnService, checkpointer: Any, ctx: Context, thread_id: str) -> None:
+        self.turns = turns
         self.checkpointer = checkpointer
         self.ctx = ctx
         self.owner = ctx.principal.actor
         self.thread_id = thread_id
 
     def turn(self, message: str) -> None:
-        from server.turns import stream_turn
+        from fastapi import HTTPException
 
         speaking = False  # the "pilot ›" prefix is on screen and answer text follows on this line
         pending = ""  # answer text streamed token by token in the current model round
@@ -65,29 +70,39 @@ class ChatSession:
                 speaking = False
             console.print(markup, highlight=False)
 
-        try:
-            for event in stream_turn(self.graph, self.ctx, self.thread_id, self.owner, message):
-                if event.type == "token" and event.text:
+        async def run() -> None:
+            _thread, events = await self.turns.stream(self.ctx.principal, self.ctx, self.thread_id, message)
+            async for event in events:
+                show(event)
+
+        def show(event: TurnEvent) -> None:
+            nonlocal pending, speaking
+            if event.type == "token" and event.text:
+                say(event.text)
+                pending += event.text
+            elif event.type == "message":
+                if not pending and event.text:
                     say(event.text)
-                    pending += event.text
-                elif event.type == "message":
-                    if not pending and event.text:
-                        say(event.text)
-                    pending = ""
-                elif event.type == "tool_call":
-                    line(f"  [dim]⚙ {escape(event.name or '')}({escape(_args(event.args))})[/dim]")
-                elif event.type == "tool_result":
-                    mark = "[yellow]refused[/yellow]" if event.refused else (
-                        "[green]ok[/green]" if event.ok else "[red]failed[/red]")
-                    line(f"  [dim]↳ {escape(event.name or '')}[/dim] {mark}")
-                elif event.type == "end":
-                    if speaking:  # finish the answer's line
-                        console.print()
-                        speaking = False
-                    if event.refused:
-                        line("[yellow](refused: outside what you may see, or outside the guardrails)[/yellow]")
-                    if event.fallback:
-                        line("[dim](the model endpoint failed; the offline planner answered this turn)[/dim]")
+                pending = ""
+            elif event.type == "tool_call":
+                line(f"  [dim]⚙ {escape(event.name or '')}({escape(_args(event.args))})[/dim]")
+            elif event.type == "tool_result":
+                mark = "[yellow]refused[/yellow]" if event.refused else (
+                    "[green]ok[/green]" if event.ok else "[red]failed[/red]")
+                line(f"  [dim]↳ {escape(event.name or '')}[/dim] {mark}")
+            elif event.type == "end":
+                if speaking:  # finish the answer's line
+                    console.print()
+                    speaking = False
+                if event.refused:
+                    line("[yellow](refused: outside what you may see, or outside the guardrails)[/yellow]")
+                if event.fallback:
+                    line("[dim](the model endpoint failed; the offline planner answered this turn)[/dim]")
+
+        try:
+            asyncio.run(run())
+        except HTTPException as exc:  # not admitted: the thread is busy elsewhere, or the pool is full
+            line(f"[yellow]{escape(str(exc.detail))}[/yellow]")
         except Exception as exc:  # a failed turn should not end the session
             line(f"[red]the turn failed:[/red] {escape(str(exc))}")
 
@@ -144,10 +159,10 @@ def chat(
     # Imported here so other commands do not pay for loading the agent stack.
     from agent.context import Context
     from agent.graph import build_graph
-    from agent.memory import open_checkpointer, run_config, thread_owner
+    from agent.memory import open_checkpointer, thread_owner
     from agent.services import configure
     from server.observability import configure_logging
-    from server.turns import history_of
+    from server.turn_service import TurnService
 
     configure_logging(logging.WARNING)  # warnings to stderr; the transcript stays on stdout
     # langchain-core re-serialises the injected tool runtime on every tool call and pydantic warns about the
@@ -168,43 +183,56 @@ def chat(
 
     with open_checkpointer(get_settings()) as checkpointer:
         graph = build_graph(checkpointer=checkpointer)
+        turns = TurnService(get_settings(), graph, checkpointer)
         owner = ctx.principal.actor
         resumed = False
         if thread is not None:
             existing = thread_owner(checkpointer, thread)
             if existing is not None and existing != owner:
+                turns.close()
                 fail(f"thread {thread!r} not found", 2)
             resumed = existing is not None
-        sess = ChatSession(graph, checkpointer, ctx, thread or uuid.uuid4().hex)
-        console.print(f"[dim]PartnerPilot chat as {owner}, as of {ctx.as_of.isoformat()}, thread "
-                      f"{sess.thread_id}. {HELP}[/dim]")
-        if resumed:
-            messages = history_of(list(graph.get_state(run_config(sess.thread_id, owner)).values["messages"]))
-            last = next((m for m in reversed(messages) if m.role == "assistant" and m.content), None)
-            console.print(f"[dim]resuming: {sum(m.role == 'user' for m in messages)} earlier turns[/dim]")
-            if last:
-                console.print(PILOT + escape(last.content), highlight=False)
-        else:
-            sess.turn(GREETING)
+        try:
+            _converse(ChatSession(turns, checkpointer, ctx, thread or uuid.uuid4().hex), graph, resumed)
+        finally:
+            turns.close()
 
-        interactive = sys.stdin.isatty()
-        while (line := _read_line(sys.stdin, interactive)) is not None:
-            text = line.strip()
-            if not text:
-                continue
-            if text in {"/quit", "/exit"}:
-                break
-            if text == "/reset":
-                sess.reset()
-            elif text == "/threads":
-                sess.show_threads()
-            elif text == "/help":
-                console.print(HELP)
-            elif text.startswith("/"):
-                console.print(f"[yellow]unknown command {text}[/yellow]. {HELP}")
-            else:
-                sess.turn(text)
-        console.print("[dim]bye[/dim]")
+
+def _converse(sess: ChatSession, graph: Any, resumed: bool) -> None:
+    """The greeting or the resumed thread's last answer, then one turn per line until /quit or end of input."""
+    from agent.memory import run_config
+    from server.turns import history_of
+
+    owner = sess.owner
+    console.print(f"[dim]PartnerPilot chat as {owner}, as of {sess.ctx.as_of.isoformat()}, thread "
+                  f"{sess.thread_id}. {HELP}[/dim]")
+    if resumed:
+        messages = history_of(list(graph.get_state(run_config(sess.thread_id, owner)).values["messages"]))
+        last = next((m for m in reversed(messages) if m.role == "assistant" and m.content), None)
+        console.print(f"[dim]resuming: {sum(m.role == 'user' for m in messages)} earlier turns[/dim]")
+        if last:
+            console.print(PILOT + escape(last.content), highlight=False)
+    else:
+        sess.turn(GREETING)
+
+    interactive = sys.stdin.isatty()
+    while (line := _read_line(sys.stdin, interactive)) is not None:
+        text = line.strip()
+        if not text:
+            continue
+        if text in {"/quit", "/exit"}:
+            break
+        if text == "/reset":
+            sess.reset()
+        elif text == "/threads":
+            sess.show_threads()
+        elif text == "/help":
+            console.print(HELP)
+        elif text.startswith("/"):
+            console.print(f"[yellow]unknown command {text}[/yellow]. {HELP}")
+        else:
+            sess.turn(text)
+    console.print("[dim]bye[/dim]")
 
 
 intents_app = typer.Typer(help="The offline planner's intent classifier: fit, cross-validate, score on the suites.",
