@@ -20,12 +20,13 @@ from langgraph.runtime import Runtime
 from agent.budget import MAX_TOOL_ROUNDS, RECURSION_LIMIT, BudgetExhausted, call_within
 from agent.compaction import compact_earlier_turns
 from agent.context import Context
-from agent.models import llm_attempts, llm_for, offline_planner
+from agent.models import directory_of, llm_attempts, llm_for, offline_planner
 from agent.planner.turn import new_call
 from agent.prompts import principal_prompt, system_prompt
 from agent.services import get_services
 from agent.state import State
 from agent.tools import ALL_TOOLS, tools_for
+from agent.turn_memo import remembered, turn_of
 from agent.written_calls import not_an_answer, written_calls
 from readiness.models import Pam, Partner
 from readiness.scope import PartnerRef, Principal, visible_partners
@@ -66,7 +67,7 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                "Please send a shorter question.")
         answer = AIMessage(content=msg, additional_kwargs={"refused": True, "guard": "oversize"})
         return {**fresh, "refused": True, "messages": [*compact, answer]}
-    reason = declined_intent(_text(last), runtime.context, state.get("dialogue"))
+    reason = declined_intent(_text(last), runtime.context, state.get("dialogue"), turn=last.id)
     if reason:
         call = new_call("decline_request", {"reason": reason}, salt=f"{len(state['messages'])}:{_text(last)}")
         return {**fresh, "messages": [*compact, AIMessage(content="", tool_calls=[call],
@@ -74,17 +75,21 @@ def guard(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     return fresh
 
 
-def declined_intent(text: str, ctx: Context, dialogue: dict[str, Any] | None = None) -> str | None:
+def declined_intent(text: str, ctx: Context, dialogue: dict[str, Any] | None = None, turn: str | None = None
+                    ) -> str | None:
     """'escalation' when the message names a partner outside the principal's scope or asks to change role or
     instructions; 'out_of_scope' when it is off-topic (agent.planner.screen decides)."""
     from agent.planner.dialogue import DialogueState
     from agent.planner.screen import declined_intent as screen
 
-    directory = offline_planner(ctx).directory
+    directory = directory_of(ctx, turn)
     outsiders: list[PartnerRef] = []
     if ctx.role != "leader":
-        with get_services().session() as s:
-            everyone = visible_partners(s, Principal(role="leader", id="*"))
+        def read_everyone() -> list[PartnerRef]:
+            with get_services().session() as s:
+                return visible_partners(s, Principal(role="leader", id="*"))
+
+        everyone = remembered(turn, ctx, "everyone", read_everyone)
         visible = {r.partner_id for r in directory}
         outsiders = [r for r in everyone if r.partner_id not in visible]
     return screen(text, ctx.role, directory, outsiders, ctx.as_of, DialogueState.load(dialogue), ctx.principal_id)
@@ -138,7 +143,7 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     # The planner reads only the current turn and its own earlier answers' metadata: it gets everything.
     # An LLM gets the newest messages within the token budget.
     if ctx.provider != "openai":
-        return {"messages": [offline_planner(ctx, state.get("dialogue")).invoke(messages)]}
+        return {"messages": [offline_planner(ctx, state.get("dialogue"), turn_of(messages)).invoke(messages)]}
     if state.get("fallback"):
         # The LLM failed or ran out of budget earlier in this turn: the planner finishes the turn, the LLM is not
         # asked again (each retry would spend another timeout).
@@ -203,7 +208,7 @@ def _checked(response: Any, role: str, rounds: int, salt: str) -> AIMessage | st
 
 def _planner_answer(ctx: Context, messages: list[BaseMessage], reason: str,
                     dialogue: dict[str, Any] | None) -> dict[str, Any]:
-    answer = offline_planner(ctx, dialogue).invoke(messages)
+    answer = offline_planner(ctx, dialogue, turn_of(messages)).invoke(messages)
     answer.additional_kwargs["fallback"] = reason
     return {"messages": [answer], "fallback": True, "fallback_reason": reason}
 

@@ -10,13 +10,24 @@ from langchain_core.language_models import BaseChatModel
 from agent.context import Context
 from agent.planner import OfflinePlanner
 from agent.services import get_services
-from readiness.scope import visible_partners
+from agent.turn_memo import remembered
+from readiness.scope import PartnerRef, visible_partners
 from readiness.settings import get_settings
 
 
-def offline_planner(ctx: Context, dialogue: dict[str, Any] | None = None) -> OfflinePlanner:
-    with get_services().session() as s:
-        directory = visible_partners(s, ctx.principal)
+def directory_of(ctx: Context, turn: str | None = None) -> list[PartnerRef]:
+    """The partners the principal may see (for name matching), read once per turn (agent.turn_memo)."""
+
+    def read() -> list[PartnerRef]:
+        with get_services().session() as s:
+            return visible_partners(s, ctx.principal)
+
+    return remembered(turn, ctx, "directory", read)
+
+
+def offline_planner(ctx: Context, dialogue: dict[str, Any] | None = None, turn: str | None = None
+                    ) -> OfflinePlanner:
+    directory = directory_of(ctx, turn)
     return OfflinePlanner(role=ctx.role, principal_id=ctx.principal_id, directory=directory, as_of=ctx.as_of,
                           dialogue=dialogue or {})
 

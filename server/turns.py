@@ -93,6 +93,7 @@ def stream_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: s
     opened: dict[str, str] = {}  # per model message: its whitespace so far, until its first real character
     streaming: set[str] = set()  # messages known to be prose: tokens go out as they come
     held: set[str] = set()  # messages that open like a written call: no tokens
+    flags: dict[str, Any] = {}
     for mode, chunk in graph.stream({"messages": [HumanMessage(content=message)]}, config=config, context=ctx,
                                     stream_mode=["messages", "updates"], **TURN_OPTIONS):
         if mode == "messages":
@@ -116,6 +117,10 @@ def stream_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: s
                     yield TurnEvent(type="token", text=so_far)
             continue
         for node, update in (chunk or {}).items():
+            if isinstance(update, dict):
+                # The turn's flags are plain last-value channels: the last update seen is the final state, so the
+                # end event needs no read of the checkpoint back.
+                flags.update({k: update[k] for k in ("refused", "fallback") if k in update})
             for m in (update or {}).get("messages", []) if isinstance(update, dict) else []:
                 if isinstance(m, AIMessage) and m.tool_calls:
                     for c in m.tool_calls:
@@ -125,9 +130,8 @@ def stream_turn(graph: Any, ctx: Context, thread_id: str, owner: str, message: s
                 elif isinstance(m, ToolMessage):
                     ok, refused = _tool_outcome(m)
                     yield TurnEvent(type="tool_result", name=m.name, ok=ok, refused=refused)
-    values = graph.get_state(config).values
-    yield TurnEvent(type="end", thread_id=thread_id, refused=bool(values.get("refused")),
-                    fallback=bool(values.get("fallback")))
+    yield TurnEvent(type="end", thread_id=thread_id, refused=bool(flags.get("refused")),
+                    fallback=bool(flags.get("fallback")))
 
 
 def history_of(messages: list[BaseMessage]) -> list[HistoryMessage]:

@@ -437,8 +437,9 @@ def named_things(text: str, tokens: list[_Token], taken: list[tuple[int, int]]) 
 
 @cache
 def _lexicon(section: str) -> dict[str, list[str]]:
+    """The vocabulary's phrases of one section, normalised once (every message is matched against all of them)."""
     data = training.vocabulary("gap_phrases")
-    return {str(k): [str(p) for p in v or []] for k, v in (data.get(section) or {}).items()}
+    return {str(k): [n for p in v or [] if (n := _norm(str(p)))] for k, v in (data.get(section) or {}).items()}
 
 
 # Gap keys that are also readiness dimensions; the others map to the dimension they evidence.
@@ -448,9 +449,8 @@ GAP_TO_DIMENSION = {"enablement": "capability", "pipeline_hygiene": "sales_motio
 def _lexicon_hit(low: str, lexicon: dict[str, list[str]]) -> str | None:
     best: tuple[int, str] | None = None
     for key, phrases in lexicon.items():
-        for phrase in phrases:
-            p = _norm(phrase)
-            if p and f" {p} " in low and (best is None or len(p) > best[0]):
+        for p in phrases:
+            if f" {p} " in low and (best is None or len(p) > best[0]):
                 best = (len(p), key)
     return best[1] if best else None
 
@@ -514,8 +514,7 @@ class Topic(BaseModel):
 
 
 def _hits(low: str, lexicon: dict[str, list[str]]) -> list[tuple[int, str]]:
-    return [(len(p), key) for key, phrases in lexicon.items() for phrase in phrases
-            if (p := _norm(phrase)) and f" {p} " in low]
+    return [(len(p), key) for key, phrases in lexicon.items() for p in phrases if f" {p} " in low]
 
 
 # People trained, certified or hired are capability whatever else the sentence mentions (scoring counts

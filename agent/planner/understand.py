@@ -227,18 +227,38 @@ class ClassifierUnderstander:
     name = "classifier"
 
     def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        # The classifier's unrestricted probabilities per (masked) text: a message is read by the input guard and
+        # by each of the planner's steps in a turn, and common messages recur across turns.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _raw(self, texts: list[str]) -> list[np.ndarray]:
+        from agent.planner.classifier import get_model
+
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            rows = get_model().predict_proba(missing)
+            with self._lock:
+                for t, row in zip(missing, rows, strict=True):
+                    self._cache[t] = row
+                while len(self._cache) > 20_000:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            out = []
+            for t in texts:
+                self._cache.move_to_end(t)
+                out.append(self._cache[t])
+            return out
 
     def others_share(self, text: str, role: str) -> float:
         """How much of the unrestricted reading belongs to intents this role does not have (a partner asking for
         the call list asks for a PAM's view)."""
         from agent.planner.classifier import get_model
 
-        model = get_model()
         mine = allowed(role)
-        row = model.predict_proba([text])[0]
-        return float(sum(p for c, p in zip(model.classes, row, strict=True) if c not in mine))
+        row = self._raw([text])[0]
+        return float(sum(p for c, p in zip(get_model().classes, row, strict=True) if c not in mine))
 
     def _proba(self, texts: list[str], role: str) -> list[list[IntentScore]]:
         from agent.planner.classifier import get_model
@@ -246,18 +266,10 @@ class ClassifierUnderstander:
         model = get_model()
         keep = allowed(role)
         mask = np.array([c in keep for c in model.classes], dtype=float)
-        missing = [t for t in dict.fromkeys(texts) if (t, role) not in self._cache]
-        if missing:
-            rows = model.predict_proba(missing)
-            with self._lock:
-                for t, row in zip(missing, rows, strict=True):
-                    p = row * mask
-                    self._cache[(t, role)] = p / p.sum() if p.sum() > 0 else mask / mask.sum()
-                while len(self._cache) > 20_000:
-                    self._cache.popitem(last=False)
         out = []
-        for t in texts:
-            p = self._cache[(t, role)]
+        for row in self._raw(texts):
+            p = row * mask
+            p = p / p.sum() if p.sum() > 0 else mask / mask.sum()
             order = np.argsort(-p)[:5]
             out.append([IntentScore(intent=model.classes[i], probability=round(float(p[i]), 4)) for i in order])
         return out
