@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -81,6 +82,7 @@ def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str,
     from readiness.importers import import_dataset
     from readiness.keys import create_key
     from readiness.models import Pam, Partner
+    from readiness.scoring import refresh_snapshots
 
     name = f"pp_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(_admin_url(), autocommit=True) as conn:
@@ -91,6 +93,9 @@ def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str,
         engine = make_engine(url)
         init_db(engine)
         import_dataset(engine, LUMENWARE)
+        with session_scope(engine) as s:
+            # As `partnerpilot import` does for the server's as-of date: the stored scores a call list reads.
+            refresh_snapshots(s, date.fromisoformat(AS_OF))
         keys: dict[str, str] = {}
         with session_scope(engine) as s:
             for pam in s.query(Pam).all():
@@ -102,6 +107,9 @@ def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str,
         engine.dispose()
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPILOT_")}
+        if os.environ.get("PARTNERPILOT_MODELS_DIR"):
+            # The fitted intent model is keyed by its training data's hash: sharing it only skips the fit at start.
+            env["PARTNERPILOT_MODELS_DIR"] = os.environ["PARTNERPILOT_MODELS_DIR"]
         env.update({"PARTNERPILOT_DATABASE_URL": url, "PARTNERPILOT_REDIS_URL": REDIS_URL,
                     "PARTNERPILOT_HOME": str(tmp / "home"), "PARTNERPILOT_AS_OF": AS_OF,
                     "PARTNERPILOT_PROVIDER": "offline", "PARTNERPILOT_RATE_LIMIT_PER_MINUTE": str(rate_limit),

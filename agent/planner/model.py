@@ -54,6 +54,12 @@ class OfflinePlanner(BaseChatModel):
     def _llm_type(self) -> str:
         return "partnerpilot-offline-planner"
 
+    def __repr_args__(self) -> Any:
+        # LangChain puts the model's repr in every run's callback payload: without the directory and dialogue, which
+        # made that a measurable share of a turn for a large book.
+        return [("role", self.role), ("principal_id", self.principal_id), ("as_of", self.as_of),
+                ("directory_size", len(self.directory))]
+
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> OfflinePlanner:  # type: ignore[override]
         # The planner knows the tool contract by name; binding changes nothing.
         return self

@@ -6,11 +6,13 @@ from langchain.tools import tool
 from sqlalchemy import select
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
+from agent.tools.read_cache import read_through
 from readiness.models import Partner
 from readiness.scope import visible_partner_ids
 
 
 @tool
+@read_through
 @guarded
 def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
     """Nudges due now (stalled milestones, no logins, deals without the AE...) with next steps."""
@@ -28,6 +30,7 @@ def get_nudges(runtime: Runtime, partner: str | None = None) -> str:
 
 
 @tool
+@read_through
 @guarded
 def get_pipeline_summary(runtime: Runtime, partner: str | None = None) -> str:
     """Sourced vs influenced pipeline (never added), coverage, stalled deals. No `partner`: the PAM's book."""

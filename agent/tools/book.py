@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
+from agent.tools.read_cache import read_through
 from readiness.errors import OutOfScope, ValidationFailed
 from readiness.models import Partner, ScoreSnapshot
 from readiness.scope import visible_partner_ids
@@ -56,6 +57,7 @@ def _outlook(row: ScoreSnapshot) -> str:
 
 
 @tool
+@read_through
 @guarded
 def list_partners(runtime: Runtime, segment: str = "", outlook: str = "", tier: int = 0, stage: str = "",
                   stalled: bool = False, limit: int = 10) -> str:
@@ -105,6 +107,7 @@ def list_partners(runtime: Runtime, segment: str = "", outlook: str = "", tier: 
 
 
 @tool
+@read_through
 @guarded
 def get_book_health(runtime: Runtime) -> str:
     """How the book (leader: program) is doing: segments, dormant, activation, lifecycle, churn, revenue."""
@@ -147,6 +150,7 @@ def get_book_health(runtime: Runtime) -> str:
 
 
 @tool
+@read_through
 @guarded
 def compare_partners(runtime: Runtime, partners: list[str]) -> str:
     """Two or three partners (ids or names) side by side; `leader` scores higher."""

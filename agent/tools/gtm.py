@@ -5,9 +5,11 @@ from __future__ import annotations
 from langchain.tools import tool
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
+from agent.tools.read_cache import read_through
 
 
 @tool
+@read_through
 @guarded
 def diagnose_gtm_gaps(runtime: Runtime, partner: str | None = None) -> str:
     """GTM gaps with status, evidence, what is missing and playbooks; top_gap is the one to fix first."""

@@ -7,6 +7,7 @@ from typing import Any
 from langchain.tools import tool
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session
+from agent.tools.read_cache import read_through
 from readiness.errors import OutOfScope
 from readiness.scope import SEARCH_THRESHOLD, match_partners, visible_partners
 
@@ -14,6 +15,7 @@ MAX_LIMIT = 25
 
 
 @tool
+@read_through
 @guarded
 def find_partner(runtime: Runtime, query: str) -> str:
     """Find partners in your book by (fuzzy) name or id."""
@@ -35,6 +37,7 @@ def _book(runtime: Runtime, what: str) -> tuple[Any, str | None, str]:
 
 
 @tool
+@read_through
 @guarded
 def list_dormant_partners(runtime: Runtime, limit: int = 5, play: str | None = None) -> str:
     """Dormant partners in your book worth calling, best first, each with its play (reactivate, first_deal,
@@ -62,6 +65,7 @@ def list_dormant_partners(runtime: Runtime, limit: int = 5, play: str | None = N
 
 
 @tool
+@read_through
 @guarded
 def list_growth_partners(runtime: Runtime, limit: int = 5) -> str:
     """Partners that co-sell on vendor deals but never source (not dormant): grow co-sell into sourcing."""

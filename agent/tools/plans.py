@@ -17,6 +17,7 @@ from agent.tools.base import (
     subject,
     thread_id,
 )
+from agent.tools.read_cache import read_through
 from readiness.errors import OutOfScope, ValidationFailed
 
 
@@ -35,6 +36,7 @@ def plan_view(plan: Any, name: str) -> dict[str, Any]:
 
 
 @tool
+@read_through
 @guarded
 def get_activation_plan(runtime: Runtime, partner: str | None = None) -> str:
     """The 30/60/90-day plan: milestones, status, due dates, overdue count, on_track, next milestone."""

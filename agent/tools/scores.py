@@ -7,6 +7,7 @@ from typing import Any
 from langchain.tools import tool
 
 from agent.tools.base import Runtime, context_of, guarded, ok, services_session, subject
+from agent.tools.read_cache import read_through
 from readiness.presentation import shown_score
 from readiness.scope import visible_partner_ids
 
@@ -57,6 +58,7 @@ def _score(runtime: Runtime, partner: str | None, detail: bool) -> str:
 
 
 @tool
+@read_through
 @guarded
 def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
     """Readiness score, tier, segment, dimensions. `partner`: name or id (PAMs only)."""
@@ -64,6 +66,7 @@ def get_readiness_score(runtime: Runtime, partner: str | None = None) -> str:
 
 
 @tool
+@read_through
 @guarded
 def explain_score(runtime: Runtime, partner: str | None = None) -> str:
     """Why a partner scores so: sub-signals, contributions, evidence, dormant flags."""
@@ -71,6 +74,7 @@ def explain_score(runtime: Runtime, partner: str | None = None) -> str:
 
 
 @tool
+@read_through
 @guarded
 def get_revenue_impact(runtime: Runtime, partner: str | None = None) -> str:
     """Revenue at stake: upside, cost of inaction per quarter, ROI. No `partner`: the PAM's whole book."""
