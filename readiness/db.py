@@ -10,6 +10,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from readiness.dataversion import install as install_data_version
 from readiness.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -36,12 +37,15 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        install_data_version(engine)
         return engine
     # pool_pre_ping replaces connections a database restart broke; the timeouts make an unreachable database a
     # quick 503 (server.db_unavailable) rather than a request hanging for the driver's defaults.
     timeout = settings.db_pool_timeout_s
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=timeout,
-                         connect_args={"connect_timeout": max(2, round(timeout))})
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=timeout,
+                           connect_args={"connect_timeout": max(2, round(timeout))})
+    install_data_version(engine)  # every commit that changes the store moves its data version (caches key on it)
+    return engine
 
 
 def init_db(engine: Engine) -> None:

@@ -139,6 +139,13 @@ def looks_like_key(token: str) -> bool:
 
 def resolve_key(session: Session, token: str, now: datetime | None = None) -> tuple[str, Principal] | None:
     """(key_id, principal) for a valid, active key; None for a malformed, unknown, revoked or expired one."""
+    found = resolve_key_expiry(session, token, now)
+    return None if found is None else (found[0], found[1])
+
+
+def resolve_key_expiry(session: Session, token: str, now: datetime | None = None
+                       ) -> tuple[str, Principal, datetime | None] | None:
+    """`resolve_key` and when the key expires (None: never), for callers that remember the answer."""
     m = _KEY.match(token)
     if m is None:
         return None
@@ -147,7 +154,7 @@ def resolve_key(session: Session, token: str, now: datetime | None = None) -> tu
         return None
     if _status(row, now or utcnow()) != "active":
         return None
-    return row.key_id, Principal(role=row.role, id=row.principal_id)  # type: ignore[arg-type]
+    return row.key_id, Principal(role=row.role, id=row.principal_id), _aware(row.expires_at)  # type: ignore[arg-type]
 
 
 def active_keys_exist(session: Session) -> bool:
@@ -169,5 +176,6 @@ __all__ = [
     "list_keys",
     "looks_like_key",
     "resolve_key",
+    "resolve_key_expiry",
     "revoke_key",
 ]

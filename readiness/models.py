@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -381,3 +384,17 @@ class TurnIdempotency(Base):
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataVersion(Base):
+    """One row (id 1) whose `n` goes up in the same transaction as every commit that changed a row of the store
+    (readiness.dataversion): the key under which the server caches what it reads, shared by every process."""
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# A store made with create_all (not the migrations) gets its counter row too.
+event.listen(DataVersion.__table__, "after_create", DDL("INSERT INTO data_version (id, n) VALUES (1, 0)"))

@@ -50,6 +50,7 @@ from server.mcp_server import mcp_lifespan, mount_mcp
 from server.middleware import BodyGuard, RequestContext
 from server.observability import Metrics, configure_logging
 from server.openai_compat import chat_router
+from server.readcache import READ_ENTRIES, Lru
 from server.schemas import (
     THREAD_ID_PATTERN,
     Health,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "(`/invoke`, `/stream`).")
     app.state.settings = settings
     app.state.auth = Authenticator(settings, shared_state(settings.redis_url))
+    app.state.read_cache = Lru(READ_ENTRIES)  # REST reads by data version (server.readcache)
     app.state.metrics = Metrics()
     app.state.index_probe = IndexProbe()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -13,7 +13,9 @@ Each credential then passes the per-key rate limit (server.shared).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -24,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from agent.context import Context
 from agent.services import get_services
+from readiness.dataversion import read_version
 from readiness.errors import OutOfScope
-from readiness.keys import active_keys_exist, looks_like_key, resolve_key
+from readiness.keys import active_keys_exist, looks_like_key, resolve_key_expiry
 from readiness.scope import Principal, Role, validate_principal
 from readiness.settings import Settings
 from server.demo import DemoState, DemoTokens, demo_principals, demo_state, looks_like_demo_token
 from server.oidc import OidcVerifier, looks_like_jwt
+from server.readcache import KEY_ENTRIES, Lru
 from server.shared import SharedState, SharedUnavailable
 
 AUTH_HEADERS = {"WWW-Authenticate": "Bearer"}
@@ -46,6 +50,12 @@ class Credential(BaseModel):
     bucket: str
     token_id: str | None = None  # demo tokens: the id a logout revokes
     expires: int | None = None
+    key_expires: float | None = None  # API keys: when the key expires (epoch seconds), for the resolution cache
+
+
+def _token_digest(token: str) -> bytes:
+    """The cache holds a digest, not the secret."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def parse_principal(spec: str) -> Principal:
@@ -75,6 +85,25 @@ class Authenticator:
         self.static = parse_api_tokens(settings.api_tokens)
         self.demo = DemoTokens(settings.secret_key, settings.demo_token_ttl_s)
         self.oidc = OidcVerifier(settings) if settings.oidc_jwks else None
+        self.resolved = Lru(KEY_ENTRIES)  # token digest -> (data version, credential)
+
+    def remembered(self, token: str, version: int | None) -> Credential | None:
+        """The credential this token resolved to under this data version, while a key has not expired. Revoking a
+        key (or removing its partner or PAM) changes the store, so the version: the next request resolves it anew
+        on every worker."""
+        if version is None:
+            return None
+        found = self.resolved.get(_token_digest(token))
+        if found is None or found[0] != version:
+            return None
+        cred: Credential = found[1]
+        if cred.key_expires is not None and cred.key_expires <= time.time():
+            return None
+        return cred
+
+    def remember(self, token: str, version: int | None, cred: Credential) -> None:
+        if version is not None and cred.kind in ("key", "token"):  # demo and OIDC tokens are checked every time
+            self.resolved.put(_token_digest(token), (version, cred))
 
     def demo_state(self, session: Session, local_addr: str | None = None) -> DemoState:
         return demo_state(self.settings, active_keys_exist(session), local_addr)
@@ -90,9 +119,10 @@ class Authenticator:
         if found is not None:
             return found
         if looks_like_key(token):
-            resolved = resolve_key(session, token)
-            return None if resolved is None else Credential(principal=resolved[1], kind="key",
-                                                            bucket=f"key:{resolved[0]}")
+            resolved = resolve_key_expiry(session, token)
+            return None if resolved is None else Credential(
+                principal=resolved[1], kind="key", bucket=f"key:{resolved[0]}",
+                key_expires=None if resolved[2] is None else resolved[2].timestamp())
         if looks_like_demo_token(token):
             claims = self.demo.verify(token)
             if claims is None or not self.demo_state(session, local_addr).enabled or self.shared.is_revoked(
@@ -132,15 +162,22 @@ def authenticate_request(request: Request) -> Credential:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers=AUTH_HEADERS,
                             detail="authentication required: send Authorization: Bearer <key>")
     auth: Authenticator = request.app.state.auth
-    try:
-        with get_services().session() as s:
-            cred = auth.authenticate(s, token, local_address(request))
-            if cred is not None:
-                validate_principal(s, cred.principal)
-    except SharedUnavailable as exc:
-        raise unavailable(exc) from exc
-    except OutOfScope:
-        cred = None  # the credential names a partner or PAM no longer in the store
+    # Read before anything else of this request: the key resolution and the REST read caches are keyed by it.
+    version = read_version(get_services().engine)
+    cred = auth.remembered(token, version)
+    if cred is None:
+        try:
+            with get_services().session() as s:
+                cred = auth.authenticate(s, token, local_address(request))
+                if cred is not None:
+                    validate_principal(s, cred.principal)
+        except SharedUnavailable as exc:
+            raise unavailable(exc) from exc
+        except OutOfScope:
+            cred = None  # the credential names a partner or PAM no longer in the store
+        if cred is not None:
+            auth.remember(token, version, cred)
+    request.state.data_version = version
     if cred is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="invalid, expired or revoked bearer token",
                             headers=AUTH_HEADERS)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, select
 
+from readiness.dataversion import mark_changed
 from readiness.importers.fastpath import ActivityTuple
 from readiness.importers.lock import acquire_import_lock
 from readiness.importers.report import FileCounts
@@ -155,6 +156,7 @@ class ActivityWriter:
         repeat_set = set(repeats)
         unique = rows if not repeats else [rows[i] for i in first.values()]
         inserted = self._insert_rows(unique)
+        mark_changed(self.conn, inserted)  # written through the driver's cursor: the data version must still move
         counts.inserted += inserted
         refused: dict[str, str] = {}  # event_id -> reason
         quarantined: list[tuple[int, str]] = []

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from readiness.dataversion import mark_changed
 from readiness.models import Partner, ScoreSnapshot, utcnow
 from readiness.scoring.config import ScoringConfig, load_config
 from readiness.scoring.gcpause import paused_gc
@@ -47,14 +48,23 @@ _SQLITE_UPSERT = (
 )
 
 
+_VALUE_COLUMNS = ("score", "tier", "segment", "dimensions", "pam_id", "revenue_at_stake", "on_call_list", "play",
+                  "priority")
+# A few rows upserted again with the values they hold (the call list re-scoring its shortlist) change nothing: no
+# write, and the store's data version (readiness.dataversion) stays put, so cached reads stay valid.
+_SQLITE_UPSERT_CHANGED = _SQLITE_UPSERT + " WHERE " + " OR ".join(
+    f"score_snapshots.{c} IS NOT excluded.{c}" for c in _VALUE_COLUMNS)
+
+
 def _sqlite_now() -> str:
     return utcnow().replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _execute_sqlite(session: Session, params: list[tuple[Any, ...]]) -> None:
+def _execute_sqlite(session: Session, params: list[tuple[Any, ...]], sql: str = _SQLITE_UPSERT) -> None:
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(_SQLITE_UPSERT, params)
+        cursor.executemany(sql, params)
+        mark_changed(session, cursor.rowcount)  # the driver's cursor: the data version must still move
     finally:
         cursor.close()
 
@@ -68,7 +78,7 @@ def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
          orjson.dumps(r["dimensions"]).decode(), r["pam_id"], r["revenue_at_stake"],
          1 if r["on_call_list"] else 0, r["play"], r["priority"], now)
         for r in rows
-    ])
+    ], _SQLITE_UPSERT_CHANGED)
 
 
 _PG_COLUMNS = ("partner_id", "as_of", "score", "tier", "segment", "dimensions", "pam_id", "revenue_at_stake",
@@ -93,6 +103,7 @@ def _upsert_postgresql_copy(session: Session, rows: list[dict[str, Any]]) -> Non
                                 bool(r["on_call_list"]), r["play"], r["priority"], now))
         cur.execute(f"INSERT INTO score_snapshots ({cols}) SELECT {cols} FROM score_snapshots_load "
                     f"ON CONFLICT (partner_id, as_of) DO UPDATE SET {updates}")
+        mark_changed(session, cur.rowcount)  # the driver's cursor: the data version must still move
         cur.execute("DROP TABLE score_snapshots_load")
 
 
@@ -114,6 +125,10 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
               "dimensions": stmt.excluded.dimensions, "pam_id": stmt.excluded.pam_id,
               "revenue_at_stake": stmt.excluded.revenue_at_stake, "on_call_list": stmt.excluded.on_call_list,
               "play": stmt.excluded.play, "priority": stmt.excluded.priority, "created_at": func.now()},
+        # json has no equality operator in PostgreSQL: its text is compared.
+        where=or_(*(cast(stmt.excluded[c], Text).is_distinct_from(cast(ScoreSnapshot.__table__.c[c], Text))
+                    if c == "dimensions" else stmt.excluded[c].is_distinct_from(ScoreSnapshot.__table__.c[c])
+                    for c in _VALUE_COLUMNS)),
     )
     conn = session.connection()
     now = utcnow()

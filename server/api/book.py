@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
 
 from agent.services import get_services
@@ -31,6 +31,7 @@ from server.api.scope import (
 )
 from server.auth import current_principal, require_roles
 from server.errors import ErrorBody
+from server.readcache import cached_read
 
 router = APIRouter(tags=["books"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
                                                404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
@@ -39,33 +40,45 @@ PamQuery = Query(None, pattern=PARTNER_ID, description="Leaders and admins: this
 
 
 @router.get("/call-list", response_model=CallListResponse, summary="Dormant partners worth calling")
-def get_call_list(limit: int = Query(10, ge=1, le=100), pam: str | None = PamQuery,
-                  principal: Principal = Depends(current_principal)) -> CallListResponse:
+def get_call_list(request: Request, limit: int = Query(10, ge=1, le=100), pam: str | None = PamQuery,
+                  principal: Principal = Depends(current_principal)) -> CallListResponse | Response:
     """Ranked by revenue at stake, then readiness: why now, the gap to open with, a first step."""
-    as_of = get_settings().today()
-    with get_services().session() as s:
-        pam_id = book_of(s, principal, pam)
-        entries = call_list(s, as_of, pam_id, limit=limit)
-    return CallListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
+    def run() -> CallListResponse:
+        as_of = get_settings().today()
+        with get_services().session() as s:
+            pam_id = book_of(s, principal, pam)
+            entries = call_list(s, as_of, pam_id, limit=limit)
+        return CallListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
+
+    return cached_read(request, ("call-list", limit, pam), run)
 
 
 @router.get("/grow-list", response_model=GrowListResponse, summary="Co-selling partners to grow into sourcing")
-def get_grow_list(limit: int = Query(10, ge=1, le=100), pam: str | None = PamQuery,
-                  principal: Principal = Depends(current_principal)) -> GrowListResponse:
+def get_grow_list(request: Request, limit: int = Query(10, ge=1, le=100), pam: str | None = PamQuery,
+                  principal: Principal = Depends(current_principal)) -> GrowListResponse | Response:
     """Partners that co-sell on the vendor's deals (influenced) and never source: not dormant, so not on the call
     list, but worth a different conversation. Best first."""
-    as_of = get_settings().today()
-    with get_services().session() as s:
-        pam_id = book_of(s, principal, pam)
-        entries = growth_list(s, as_of, pam_id, limit=limit)
-    return GrowListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
+    def run() -> GrowListResponse:
+        as_of = get_settings().today()
+        with get_services().session() as s:
+            pam_id = book_of(s, principal, pam)
+            entries = growth_list(s, as_of, pam_id, limit=limit)
+        return GrowListResponse(as_of=as_of, pam_id=pam_id, entries=entries)
+
+    return cached_read(request, ("grow-list", limit, pam), run)
 
 
 @router.get("/nudges", response_model=NudgesResponse, summary="Nudges due")
-def get_nudges(partner_id: str | None = Query(None, pattern=PARTNER_ID, description="Only this partner."),
-               pam: str | None = PamQuery, principal: Principal = Depends(current_principal)) -> NudgesResponse:
+def get_nudges(request: Request,
+               partner_id: str | None = Query(None, pattern=PARTNER_ID, description="Only this partner."),
+               pam: str | None = PamQuery, principal: Principal = Depends(current_principal)
+               ) -> NudgesResponse | Response:
     """Stalled or overdue milestones, claims awaiting confirmation, no login, deals without an AE, certified but not
     selling. A partner gets its own; a leader or admin must name a book or a partner (the program is too big)."""
+    return cached_read(request, ("nudges", partner_id, pam), lambda: _nudges(partner_id, pam, principal))
+
+
+def _nudges(partner_id: str | None, pam: str | None, principal: Principal) -> NudgesResponse:
     as_of = get_settings().today()
     with get_services().session() as s:
         if partner_id is not None or principal.role == "partner":
@@ -78,12 +91,17 @@ def get_nudges(partner_id: str | None = Query(None, pattern=PARTNER_ID, descript
 
 
 @router.get("/pipeline", response_model=PipelineSummary, summary="Sourced vs influenced pipeline")
-def get_pipeline(partner_id: str | None = Query(None, pattern=PARTNER_ID, description="Only this partner."),
-                 pam: str | None = PamQuery, principal: Principal = Depends(current_principal)) -> PipelineSummary:
+def get_pipeline(request: Request,
+                 partner_id: str | None = Query(None, pattern=PARTNER_ID, description="Only this partner."),
+                 pam: str | None = PamQuery, principal: Principal = Depends(current_principal)
+                 ) -> PipelineSummary | Response:
     """Open and won pipeline split by partner-sourced and influenced, coverage, stage flow, stalled deals, forecast."""
-    with get_services().session() as s:
-        ids = scoped_partner_ids(s, principal, partner_id, pam)
-        return pipeline_summary(s, get_settings().today(), ids)
+    def run() -> PipelineSummary:
+        with get_services().session() as s:
+            ids = scoped_partner_ids(s, principal, partner_id, pam)
+            return pipeline_summary(s, get_settings().today(), ids)
+
+    return cached_read(request, ("pipeline", partner_id, pam), run)
 
 
 StalledLimit = Query(None, ge=0, le=10_000, description="List at most this many stalled partners, longest stalled "
@@ -95,16 +113,23 @@ def _limit_stalled(report: LifecycleReport, limit: int | None) -> LifecycleRepor
 
 
 @router.get("/lifecycle", response_model=LifecycleReport, summary="Lifecycle funnel with stalled partners")
-def get_lifecycle_report(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
-                         principal: Principal = Depends(current_principal)) -> LifecycleReport:
-    with get_services().session() as s:
-        ids = book_partner_ids(s, book_of(s, principal, pam))
-        return _limit_stalled(program_lifecycle(s, get_settings().today(), ids), stalled_limit)
+def get_lifecycle_report(request: Request, pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
+                         principal: Principal = Depends(current_principal)) -> LifecycleReport | Response:
+    def run() -> LifecycleReport:
+        with get_services().session() as s:
+            ids = book_partner_ids(s, book_of(s, principal, pam))
+            return _limit_stalled(program_lifecycle(s, get_settings().today(), ids), stalled_limit)
+
+    return cached_read(request, ("lifecycle", pam, stalled_limit), run)
 
 
 @router.get("/book", response_model=BookHealth, summary="Book health: segments, tiers and the lifecycle funnel")
-def get_book(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
-             principal: Principal = Depends(current_principal)) -> BookHealth:
+def get_book(request: Request, pam: str | None = PamQuery, stalled_limit: int | None = StalledLimit,
+             principal: Principal = Depends(current_principal)) -> BookHealth | Response:
+    return cached_read(request, ("book", pam, stalled_limit), lambda: _book(pam, stalled_limit, principal))
+
+
+def _book(pam: str | None, stalled_limit: int | None, principal: Principal) -> BookHealth:
     as_of = get_settings().today()
     with get_services().session() as s:
         pam_id = book_of(s, principal, pam)
@@ -125,22 +150,29 @@ def get_book(pam: str | None = PamQuery, stalled_limit: int | None = StalledLimi
 
 
 @router.get("/claims", response_model=ClaimsResponse, summary="Claims awaiting confirmation")
-def get_claims(pam: str | None = PamQuery, principal: Principal = Depends(current_principal)) -> ClaimsResponse:
+def get_claims(request: Request, pam: str | None = PamQuery,
+               principal: Principal = Depends(current_principal)) -> ClaimsResponse | Response:
     """Milestones partners claimed and partner-reported signals not yet reviewed, oldest first: confirm or reject
     them with PATCH …/plan/milestones/{key} and POST /v1/signals/{id}/review."""
-    with get_services().session() as s:
-        ids = book_partner_ids(s, book_of(s, principal, pam))
-        found = claims_awaiting(s, ids)
-    return ClaimsResponse(milestones=found.milestones, signals=found.signals)
+    def run() -> ClaimsResponse:
+        with get_services().session() as s:
+            ids = book_partner_ids(s, book_of(s, principal, pam))
+            found = claims_awaiting(s, ids)
+        return ClaimsResponse(milestones=found.milestones, signals=found.signals)
+
+    return cached_read(request, ("claims", pam), run)
 
 
 @router.get("/program/health", response_model=ProgramHealth, summary="Program health (leaders, admins)")
-def get_program_health(pam: str | None = PamQuery,
-                       principal: Principal = Depends(require_roles("leader", "admin"))) -> ProgramHealth:
+def get_program_health(request: Request, pam: str | None = PamQuery,
+                       principal: Principal = Depends(require_roles("leader", "admin"))) -> ProgramHealth | Response:
     """Time to first deal, enablement effect, churn risk, sourced revenue per partner and per PAM."""
-    with get_services().session() as s:
-        ids = book_partner_ids(s, book_of(s, principal, pam))
-        return program_health(s, get_settings().today(), ids)
+    def run() -> ProgramHealth:
+        with get_services().session() as s:
+            ids = book_partner_ids(s, book_of(s, principal, pam))
+            return program_health(s, get_settings().today(), ids)
+
+    return cached_read(request, ("program-health", pam), run)
 
 
 __all__ = ["router"]

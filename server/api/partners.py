@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from server.api.present import present_score, shown_score
 from server.api.scope import PARTNER_ID, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
+from server.readcache import cached_read
 
 router = APIRouter(prefix="/partners", tags=["partners"],
                    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
@@ -64,12 +65,17 @@ def _summary_fields(p: Partner, latest: ScoreSnapshot | None) -> dict[str, Any]:
 
 @router.get("", response_model=PartnerPage, summary="Partners you may see")
 def list_partners(
+    request: Request,
     q: str | None = Query(None, max_length=100, description="Filter: name or id contains this text."),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     principal: Principal = Depends(current_principal),
-) -> PartnerPage:
+) -> PartnerPage | Response:
     """A partner sees itself, a PAM its book, a leader or admin the whole program; by id."""
+    return cached_read(request, ("partners", q, limit, offset), lambda: _list_partners(q, limit, offset, principal))
+
+
+def _list_partners(q: str | None, limit: int, offset: int, principal: Principal) -> PartnerPage:
     stmt = select(Partner)
     if principal.role == "partner":
         stmt = stmt.where(Partner.partner_id == principal.id)
@@ -87,7 +93,12 @@ def list_partners(
 
 
 @router.get("/{partner_id}", response_model=PartnerDetail, summary="One partner")
-def get_partner(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> PartnerDetail:
+def get_partner(request: Request, partner_id: str = PartnerIdPath,
+                principal: Principal = Depends(current_principal)) -> PartnerDetail | Response:
+    return cached_read(request, ("partner", partner_id), lambda: _partner(partner_id, principal))
+
+
+def _partner(partner_id: str, principal: Principal) -> PartnerDetail:
     with get_services().session() as s:
         p = partner_in_scope(s, principal, partner_id)
         latest = _latest_snapshots(s, [p.partner_id], get_settings().today()).get(p.partner_id)
@@ -112,9 +123,14 @@ def _trend(session: Session, partner_id: str, as_of: date, today_score: float, t
 
 
 @router.get("/{partner_id}/score", response_model=ScoreResponse, summary="Score with breakdown and trend")
-def get_score(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> ScoreResponse:
+def get_score(request: Request, partner_id: str = PartnerIdPath,
+              principal: Principal = Depends(current_principal)) -> ScoreResponse | Response:
     """Today's score computed live: every dimension and sub-signal with its weight, contribution and evidence,
     dormant flags, strengths and weaknesses, and the trend of stored scores."""
+    return cached_read(request, ("score", partner_id), lambda: _score(partner_id, principal))
+
+
+def _score(partner_id: str, principal: Principal) -> ScoreResponse:
     as_of = get_settings().today()
     with get_services().session() as s:
         partner_in_scope(s, principal, partner_id)
@@ -131,29 +147,40 @@ def get_score(partner_id: str = PartnerIdPath, principal: Principal = Depends(cu
 
 
 @router.get("/{partner_id}/diagnosis", response_model=Diagnosis, summary="GTM gaps with playbooks")
-def get_diagnosis(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> Diagnosis:
+def get_diagnosis(request: Request, partner_id: str = PartnerIdPath,
+                  principal: Principal = Depends(current_principal)) -> Diagnosis | Response:
     """The six GTM dimensions assessed from the partner's words and behaviour, gaps ranked, the top one first,
     each with the playbooks that address it."""
-    with get_services().session() as s:
-        partner_in_scope(s, principal, partner_id)
-        return diagnose(s, partner_id, get_settings().today())
+    def run() -> Diagnosis:
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+            return diagnose(s, partner_id, get_settings().today())
+
+    return cached_read(request, ("diagnosis", partner_id), run)
 
 
 @router.get("/{partner_id}/lifecycle", response_model=Lifecycle, summary="Lifecycle stage")
-def get_lifecycle(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> Lifecycle:
-    with get_services().session() as s:
-        partner_in_scope(s, principal, partner_id)
-        return lifecycle_of(s, partner_id, get_settings().today())
+def get_lifecycle(request: Request, partner_id: str = PartnerIdPath,
+                  principal: Principal = Depends(current_principal)) -> Lifecycle | Response:
+    def run() -> Lifecycle:
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+            return lifecycle_of(s, partner_id, get_settings().today())
+
+    return cached_read(request, ("lifecycle", partner_id), run)
 
 
 @router.get("/{partner_id}/timeline", response_model=Timeline, summary="Evidence timeline")
-def get_timeline(partner_id: str = PartnerIdPath, limit: int = Query(50, ge=1, le=200),
-                 principal: Principal = Depends(current_principal)) -> Timeline:
+def get_timeline(request: Request, partner_id: str = PartnerIdPath, limit: int = Query(50, ge=1, le=200),
+                 principal: Principal = Depends(current_principal)) -> Timeline | Response:
     """What the partner did and what was recorded about it, newest first: activity, opportunities, signals and
     milestones; routine portal logins are counted per month instead of listed."""
-    with get_services().session() as s:
-        partner_in_scope(s, principal, partner_id)
-        return evidence_timeline(s, partner_id, get_settings().today(), limit=limit)
+    def run() -> Timeline:
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+            return evidence_timeline(s, partner_id, get_settings().today(), limit=limit)
+
+    return cached_read(request, ("timeline", partner_id, limit), run)
 
 
 __all__ = ["PartnerIdPath", "router"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
 
 from agent.services import get_services
@@ -16,6 +16,7 @@ from server.api.partners import PartnerIdPath
 from server.api.scope import forbidden, not_found, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
+from server.readcache import cached_read
 
 router = APIRouter(prefix="/partners/{partner_id}/plan", tags=["plans"],
                    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody},
@@ -30,23 +31,31 @@ collection = APIRouter(prefix="/partners/{partner_id}/plans", tags=["plans"],
 
 
 @collection.get("", response_model=ActivePlan, summary="The active plan, or null when there is none yet")
-def get_active_plan(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> ActivePlan:
-    with get_services().session() as s:
-        partner_in_scope(s, principal, partner_id)
-        try:
-            return ActivePlan(active=plan_status_of(s, partner_id, get_settings().today()))
-        except NoPlan:
-            return ActivePlan(active=None)
+def get_active_plan(request: Request, partner_id: str = PartnerIdPath,
+                    principal: Principal = Depends(current_principal)) -> ActivePlan | Response:
+    def run() -> ActivePlan:
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+            try:
+                return ActivePlan(active=plan_status_of(s, partner_id, get_settings().today()))
+            except NoPlan:
+                return ActivePlan(active=None)
+
+    return cached_read(request, ("plans", partner_id), run)
 
 
 @router.get("", response_model=PlanView, summary="The active plan, milestone status from evidence")
-def get_plan(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)) -> PlanView:
-    with get_services().session() as s:
-        partner_in_scope(s, principal, partner_id)
-        try:
-            return plan_status_of(s, partner_id, get_settings().today())
-        except NoPlan as exc:
-            raise not_found("no active activation plan; POST to this URL to create one") from exc
+def get_plan(request: Request, partner_id: str = PartnerIdPath,
+             principal: Principal = Depends(current_principal)) -> PlanView | Response:
+    def run() -> PlanView:
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+            try:
+                return plan_status_of(s, partner_id, get_settings().today())
+            except NoPlan as exc:
+                raise not_found("no active activation plan; POST to this URL to create one") from exc
+
+    return cached_read(request, ("plan", partner_id), run)
 
 
 @router.post("", response_model=PlanView, summary="Create the plan (or return the active one)")

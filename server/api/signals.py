@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
 
 from agent.services import get_services
@@ -22,6 +22,7 @@ from server.api.partners import PartnerIdPath
 from server.api.scope import forbidden, not_found, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
+from server.readcache import cached_read
 
 router = APIRouter(tags=["signals"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
                                                  404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
@@ -38,12 +39,15 @@ def _same_request(out: SignalOut, partner_id: str, body: SignalCreate) -> bool:
 
 
 @router.get("/partners/{partner_id}/signals", response_model=list[SignalOut], summary="Signal history")
-def list_signals(partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)
-                 ) -> list[SignalOut]:
+def list_signals(request: Request, partner_id: str = PartnerIdPath, principal: Principal = Depends(current_principal)
+                 ) -> list[SignalOut] | Response:
     """Every signal of the partner, oldest first: originals and the reviews that supersede them."""
-    with get_services().session() as s:
-        partner_in_scope(s, principal, partner_id)
-        return signal_history(s, partner_id)
+    def run() -> list[SignalOut]:
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+            return signal_history(s, partner_id)
+
+    return cached_read(request, ("signals", partner_id), run)
 
 
 @router.post("/partners/{partner_id}/signals", response_model=SignalOut, status_code=status.HTTP_201_CREATED,
