@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 TABLE = "data_version"
-_CHANGED = "pp_data_changed"  # in the pooled connection's info: this transaction changed a row
+CHANGED_KEY = _CHANGED = "pp_data_changed"  # in the pooled connection's info: this transaction changed a row
 _HAS_TABLE = "pp_data_version_table"  # in the pooled connection's info: the counter table exists in this store
 # Bookkeeping that no cached read depends on: writes there must not throw every cache away (a chat turn writes them).
 IGNORED = frozenset({TABLE, "alembic_version", "turn_threads", "turn_idempotency", "chat_threads",
@@ -31,7 +31,7 @@ IGNORED = frozenset({TABLE, "alembic_version", "turn_threads", "turn_idempotency
 _DML = re.compile(r"^\s*(insert\s+into|update|delete\s+from|merge\s+into|truncate(?:\s+table)?|copy|with)\s+"
                   r"(?:only\s+)?\"?([A-Za-z_][\w$]*)", re.IGNORECASE)
 _BUMP = f"UPDATE {TABLE} SET n = n + 1 WHERE id = 1"
-_READ = f"SELECT n FROM {TABLE} WHERE id = 1"
+READ_SQL = _READ = f"SELECT n FROM {TABLE} WHERE id = 1"
 
 
 def _changes_rows(statement: str, rowcount: int) -> bool:
@@ -51,7 +51,7 @@ def _autocommit(dbapi_conn: Any) -> bool:
     return getattr(dbapi_conn, "isolation_level", "") is None  # sqlite3's legacy autocommit
 
 
-def _has_table(dbapi_conn: Any, info: dict[str, Any], dialect: str) -> bool:
+def has_table(dbapi_conn: Any, info: dict[str, Any], dialect: str) -> bool:
     """Whether the counter table exists (a store not migrated yet has none); remembered once it does."""
     if info.get(_HAS_TABLE):
         return True
@@ -69,7 +69,7 @@ def _has_table(dbapi_conn: Any, info: dict[str, Any], dialect: str) -> bool:
 
 
 def _bump(dbapi_conn: Any, info: dict[str, Any], dialect: str) -> None:
-    if not _has_table(dbapi_conn, info, dialect):
+    if not has_table(dbapi_conn, info, dialect):
         return
     cur = dbapi_conn.cursor()
     try:
@@ -130,4 +130,4 @@ def read_version(engine: Engine) -> int | None:
     return None if value is None else int(value)
 
 
-__all__ = ["IGNORED", "TABLE", "install", "mark_changed", "read_version"]
+__all__ = ["CHANGED_KEY", "IGNORED", "READ_SQL", "TABLE", "has_table", "install", "mark_changed", "read_version"]

@@ -4,6 +4,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from readiness.scoring import frame_cache as _frames
 from readiness.scoring import history as _history
 from readiness.scoring import priors as _priors
 from readiness.scoring import revenue as _revenue
@@ -44,6 +45,7 @@ def clear_caches() -> None:
     _priors.clear_cache()
     _revenue.clear_cache()
     _history.clear_cache()
+    _frames.clear()
 
 
 __all__ = [

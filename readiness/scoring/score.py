@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from readiness.errors import UnknownPartner
 from readiness.scoring import dormant as dormant_mod
+from readiness.scoring import frame_cache
 from readiness.scoring.adjustments import Adjustment, counting_signals
 from readiness.scoring.advice import gap_for, gtm_scores, next_step, opener
 from readiness.scoring.config import GTM_KEYS, ScoringConfig, load_config
@@ -93,8 +94,14 @@ def total_score(dims: dict[str, np.ndarray], gtm: dict[str, np.ndarray], cfg: Sc
 def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None = None,
                   config: ScoringConfig | None = None, historical: bool = False) -> ScoreFrame:
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
-    with paused_gc(None if partner_ids is None else len(partner_ids)):
-        return _compute_frame(session, as_of, partner_ids, config or load_config(), historical)
+
+    def compute() -> ScoreFrame:
+        with paused_gc(None if partner_ids is None else len(partner_ids)):
+            return _compute_frame(session, as_of, partner_ids, config or load_config(), historical)
+
+    if partner_ids is None or config is not None or historical:
+        return compute()
+    return frame_cache.remembered(session, as_of, list(partner_ids), compute)
 
 
 def _compute_frame(session: Session, as_of: date, partner_ids: list[str] | None, cfg: ScoringConfig,

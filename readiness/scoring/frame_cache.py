@@ -1,0 +1,75 @@
+"""Small scoring frames (one partner, a shortlist, a book) remembered per process under the store's data version
+(readiness.dataversion): a frame is a function of the store, the date and the partners asked for, and one chat turn
+or dashboard asks for the same partner's frame several times (its score, its momentum's earlier dates, whether it
+is written off for nudges). Any commit that changes the store moves the version, so the next request computes
+afresh; a transaction that has written and not committed yet never reads or fills the cache (its own changes are
+not under any version yet). Entries age out after the program baselines' own lifetime (priors.CACHE_TTL_S).
+
+Whole-program frames are never kept (a full rescore's frame is large, and it is computed to be written down).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from readiness import dataversion
+from readiness.scoring.priors import CACHE_TTL_S
+
+T = TypeVar("T")
+MAX_PARTNERS = 512  # frames of more partners are computed every time
+ENTRIES = 1024
+
+_entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()
+
+
+def _version(session: Session) -> int | None:
+    """The data version this session reads under, or None: the store has no counter, or this transaction has
+    written (flushed or not) and so reads data that no version names yet."""
+    if session.new or session.dirty or session.deleted:
+        return None
+    conn = session.connection()
+    if conn.info.get(dataversion.CHANGED_KEY):
+        return None
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None or not dataversion.has_table(dbapi, conn.info, conn.dialect.name):
+        return None
+    value = conn.exec_driver_sql(dataversion.READ_SQL).scalar()
+    return None if value is None else int(value)
+
+
+def remembered(session: Session, as_of: date, partner_ids: list[str], compute: Callable[[], T]) -> T:
+    if len(partner_ids) > MAX_PARTNERS:
+        return compute()
+    version = _version(session)
+    if version is None:
+        return compute()
+    key = (str(session.get_bind().url), version, as_of, tuple(partner_ids))
+    now = time.monotonic()
+    with _lock:
+        found = _entries.get(key)
+        if found is not None and now - found[0] < CACHE_TTL_S:
+            _entries.move_to_end(key)
+            return found[1]  # type: ignore[no-any-return]
+    value = compute()
+    with _lock:
+        _entries[key] = (now, value)
+        _entries.move_to_end(key)
+        while len(_entries) > ENTRIES:
+            _entries.popitem(last=False)
+    return value
+
+
+__all__ = ["MAX_PARTNERS", "clear", "remembered"]
