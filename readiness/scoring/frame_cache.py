@@ -26,7 +26,7 @@ T = TypeVar("T")
 MAX_PARTNERS = 512  # frames of more partners are computed every time
 ENTRIES = 1024
 
-_entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+_entries: OrderedDict[Hashable, tuple[float, Any, object]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -50,13 +50,16 @@ def _version(session: Session) -> int | None:
     return None if value is None else int(value)
 
 
-def remembered(session: Session, as_of: date, partner_ids: list[str], compute: Callable[[], T]) -> T:
+def remembered(session: Session, as_of: date, partner_ids: list[str], config: object, compute: Callable[[], T]
+               ) -> T:
+    """`compute()`'s frame, or the one it gave under the same data version, date, partners and scoring config (the
+    configured one: a reloaded file is a new object, and the entry holds its config so the id stays its own)."""
     if len(partner_ids) > MAX_PARTNERS:
         return compute()
     version = _version(session)
     if version is None:
         return compute()
-    key = (str(session.get_bind().url), version, as_of, tuple(partner_ids))
+    key = (str(session.get_bind().url), version, as_of, id(config), tuple(partner_ids))
     now = time.monotonic()
     with _lock:
         found = _entries.get(key)
@@ -65,7 +68,7 @@ def remembered(session: Session, as_of: date, partner_ids: list[str], compute: C
             return found[1]  # type: ignore[no-any-return]
     value = compute()
     with _lock:
-        _entries[key] = (now, value)
+        _entries[key] = (now, value, config)
         _entries.move_to_end(key)
         while len(_entries) > ENTRIES:
             _entries.popitem(last=False)

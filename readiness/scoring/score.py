@@ -95,13 +95,15 @@ def compute_frame(session: Session, as_of: date, partner_ids: list[str] | None =
                   config: ScoringConfig | None = None, historical: bool = False) -> ScoreFrame:
     """`historical`: scoring the past for a backtest or a fit (readiness signals created after as_of ignored)."""
 
+    cfg = config or load_config()
+
     def compute() -> ScoreFrame:
         with paused_gc(None if partner_ids is None else len(partner_ids)):
-            return _compute_frame(session, as_of, partner_ids, config or load_config(), historical)
+            return _compute_frame(session, as_of, partner_ids, cfg, historical)
 
-    if partner_ids is None or config is not None or historical:
+    if partner_ids is None or historical or cfg is not load_config():  # only the configured scoring is kept
         return compute()
-    return frame_cache.remembered(session, as_of, list(partner_ids), compute)
+    return frame_cache.remembered(session, as_of, list(partner_ids), cfg, compute)
 
 
 def _compute_frame(session: Session, as_of: date, partner_ids: list[str] | None, cfg: ScoringConfig,
