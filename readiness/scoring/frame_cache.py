@@ -24,15 +24,19 @@ from readiness.scoring.priors import CACHE_TTL_S
 
 T = TypeVar("T")
 MAX_PARTNERS = 512  # frames of more partners are computed every time
-ENTRIES = 1024
+# Memory is bounded by partner rows across the kept frames (a frame holds a few KB of arrays per partner).
+MAX_ROWS = 20_000
 
 _entries: OrderedDict[Hashable, tuple[float, Any, object]] = OrderedDict()
+_rows = 0  # partners across the kept frames
 _lock = threading.Lock()
 
 
 def clear() -> None:
+    global _rows
     with _lock:
         _entries.clear()
+        _rows = 0
 
 
 def _version(session: Session) -> int | None:
@@ -67,11 +71,15 @@ def remembered(session: Session, as_of: date, partner_ids: list[str], config: ob
             _entries.move_to_end(key)
             return found[1]  # type: ignore[no-any-return]
     value = compute()
+    global _rows
     with _lock:
+        if key not in _entries:
+            _rows += len(partner_ids)
         _entries[key] = (now, value, config)
         _entries.move_to_end(key)
-        while len(_entries) > ENTRIES:
-            _entries.popitem(last=False)
+        while _rows > MAX_ROWS and _entries:
+            old, _ = _entries.popitem(last=False)
+            _rows -= len(old[-1])  # type: ignore[index]
     return value
 
 
