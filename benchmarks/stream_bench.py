@@ -130,12 +130,15 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--think", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-read-cache", action="store_true",
+                        help="PARTNERPILOT_READ_CACHE=false: every tool read and scoring frame computed afresh")
     args = parser.parse_args()
-    with deployment(workers=args.workers) as d:
+    env = {"PARTNERPILOT_READ_CACHE": "false"} if args.no_read_cache else None
+    with deployment(workers=args.workers, extra_env=env) as d:
         load_before = load_average()
         result = asyncio.run(run(d, args.sessions, args.turns, args.think))
         print(json.dumps({"workers": args.workers, "store": "postgresql", "checkpointer": "postgresql",
-                          "model": "offline", "load_average_before": load_before,
+                          "model": "offline", "read_cache": not args.no_read_cache, "load_average_before": load_before,
                           "load_average_after": load_average(), **result}, indent=2))
 
 

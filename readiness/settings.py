@@ -103,9 +103,9 @@ class Settings(BaseSettings):
                                  "died (Redis lock expiry; stale idempotency reservations are taken over after it).")
     idempotency_wait_s: float = Field(default=30.0, ge=0, description="How long a retried turn waits for the same "
                                       "Idempotency-Key's first attempt to finish before 409.")
-    tool_read_cache: bool = Field(default=True, description="The agent's read tools keep their results per worker "
-                                  "under the store's data version (agent.tools.read_cache); false: every call "
-                                  "reads the store.")
+    read_cache: bool = Field(default=True, description="Reads keep what they computed per worker under the store's "
+                             "data version: the agent's read tools' results (agent.tools.read_cache) and small "
+                             "scoring frames (readiness.scoring.frame_cache); false: every read computes afresh.")
     log_format: str = Field(default="json", description="json | console: server and CLI log lines on stderr.")
     import_lock_wait_s: float = Field(default=30.0, gt=0, le=3600, description="How long an import waits for "
                                       "another one to finish before giving up with 'another import is running'.")

@@ -6,7 +6,7 @@ call reads afresh; entries of older versions are never asked for again and age o
 longer than scoring keeps its program baselines (readiness.scoring.priors.CACHE_TTL_S).
 
 A result is kept only when the tool answered (not an internal error). Nothing is kept when the version cannot be
-read (a store without the counter) or when `PARTNERPILOT_TOOL_READ_CACHE=false`.
+read (a store without the counter) or when `PARTNERPILOT_READ_CACHE=false`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from readiness.dataversion import read_version
-
 from agent.context import Context
 from agent.services import get_services
+from readiness.dataversion import read_version
 from readiness.scoring.priors import CACHE_TTL_S
 from readiness.settings import get_settings
 
@@ -52,7 +51,7 @@ def read_through(fn: Callable[..., str]) -> Callable[..., str]:
     def wrapper(*args: Any, **kwargs: Any) -> str:
         runtime = kwargs.get("runtime", args[0] if args else None)
         ctx = getattr(runtime, "context", None)
-        if not isinstance(ctx, Context) or not ctx.principal_id or not get_settings().tool_read_cache:
+        if not isinstance(ctx, Context) or not ctx.principal_id or not get_settings().read_cache:
             return fn(*args, **kwargs)
         version = read_version(get_services().engine)
         if version is None:

@@ -5,7 +5,8 @@ is written off for nudges). Any commit that changes the store moves the version,
 afresh; a transaction that has written and not committed yet never reads or fills the cache (its own changes are
 not under any version yet). Entries age out after the program baselines' own lifetime (priors.CACHE_TTL_S).
 
-Whole-program frames are never kept (a full rescore's frame is large, and it is computed to be written down).
+`PARTNERPILOT_READ_CACHE=false` turns it off. Whole-program frames are never kept (a full rescore's frame is
+large, and it is computed to be written down).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from readiness import dataversion
 from readiness.scoring.priors import CACHE_TTL_S
+from readiness.settings import get_settings
 
 T = TypeVar("T")
 MAX_PARTNERS = 512  # frames of more partners are computed every time
@@ -58,7 +60,7 @@ def remembered(session: Session, as_of: date, partner_ids: list[str], config: ob
                ) -> T:
     """`compute()`'s frame, or the one it gave under the same data version, date, partners and scoring config (the
     configured one: a reloaded file is a new object, and the entry holds its config so the id stays its own)."""
-    if len(partner_ids) > MAX_PARTNERS:
+    if len(partner_ids) > MAX_PARTNERS or not get_settings().read_cache:
         return compute()
     version = _version(session)
     if version is None:
