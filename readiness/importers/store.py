@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, select
 
+from readiness.activity_days import BulkLoad
 from readiness.importers.fastpath import ActivityTuple
 from readiness.importers.lock import acquire_import_lock
 from readiness.importers.report import FileCounts
@@ -121,6 +122,7 @@ class ActivityWriter:
                 "%s::float8[], %s::bool[]) ON CONFLICT (event_id) DO NOTHING"
             )
         self.index_dropped = False
+        self.days = BulkLoad(self.cursor) if self.dialect == "sqlite" else None
 
     def stored_rows_estimate(self) -> int:
         """About how many events the table held before this run (cheap: no full count)."""
@@ -131,13 +133,18 @@ class ActivityWriter:
         return int(found[0]) if found else 0
 
     def drop_index(self) -> None:
-        """For a big load: maintaining the (partner, kind, day) index row by row costs more than one rebuild."""
+        """For a big load: maintaining the (partner, kind, day) index and SQLite's per-(partner, kind) day lists
+        (`readiness.activity_days`) row by row costs more than one rebuild of each."""
         self.cursor.execute(f"DROP INDEX IF EXISTS {ACTIVITY_INDEX}")
+        if self.days is not None:
+            self.days.suspend()
         self.index_dropped = True
 
     def restore_index(self) -> None:
         if self.index_dropped:
             self.cursor.execute(f"CREATE INDEX {ACTIVITY_INDEX} ON activity_events (partner_id, kind, day)")
+            if self.days is not None:
+                self.days.resume()  # read in the order of the index just rebuilt
             self.index_dropped = False
 
     def write(
