@@ -133,19 +133,23 @@ class ActivityWriter:
         return int(found[0]) if found else 0
 
     def drop_index(self) -> None:
-        """For a big load: maintaining the (partner, kind, day) index and SQLite's per-(partner, kind) day lists
-        (`readiness.activity_days`) row by row costs more than one rebuild of each."""
+        """For a big load: maintaining the (partner, kind, day) index row by row costs more than one rebuild."""
         self.cursor.execute(f"DROP INDEX IF EXISTS {ACTIVITY_INDEX}")
+        self.index_dropped = True
+
+    def defer_day_lists(self) -> None:
+        """For a load large next to the store: SQLite's per-(partner, kind) day lists (`readiness.activity_days`)
+        are rebuilt once by `restore_index` instead of by a trigger per row (out-of-order rows rebuild their
+        partner's list each time)."""
         if self.days is not None:
             self.days.suspend()
-        self.index_dropped = True
 
     def restore_index(self) -> None:
         if self.index_dropped:
             self.cursor.execute(f"CREATE INDEX {ACTIVITY_INDEX} ON activity_events (partner_id, kind, day)")
-            if self.days is not None:
-                self.days.resume()  # read in the order of the index just rebuilt
             self.index_dropped = False
+        if self.days is not None:
+            self.days.resume()  # after the index: the rebuild reads it in order
 
     def write(
         self, rows: list[ActivityTuple], numbers: list[int], counts: FileCounts, touched: set[str] | None = None
