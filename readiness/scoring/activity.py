@@ -5,6 +5,11 @@ range is split into shards read in parallel by forked worker processes, each wit
 SQLite runs one query on one core, and Python's sqlite3 hands the GIL back and forth once per result row, so
 threads do not help (measured: 4.7 s alone, 4.3 s with two threads). Other databases aggregate in one statement
 and parallelise on the server.
+
+A SQLite store also keeps each (partner, kind)'s days in one row (`activity_days`, migration 0012): a scope of
+`DAY_LISTS_MIN_IDS` partners or more reads those (0.9M rows grouped into 100,000 instead of 10.8M index entries
+with six aggregates each: 2.5 s of CPU instead of 6 for a whole program) and computes the same numbers bit for bit
+with numpy (`day_arrays`).
 """
 
 from __future__ import annotations
