@@ -396,7 +396,7 @@ def _concat(parts: list[ActivityRows]) -> ActivityRows:
 def _jobs(session: Session, ids: list[str], params: dict[str, Any], kinds: tuple[str, ...], shards: int,
           in_list: bool) -> list[Job]:
     dialect = session.get_bind().dialect.name
-    day_lists = reads_day_lists(session)
+    day_lists = len(ids) >= DAY_LISTS_MIN_IDS and reads_day_lists(session)
     cuts = [len(ids) * k // shards for k in range(shards + 1)]
     jobs: list[Job] = []
     for k in range(shards):
