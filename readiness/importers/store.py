@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, select
 
+from readiness.activity_days import BulkLoad
 from readiness.dataversion import mark_changed
 from readiness.importers.fastpath import ActivityTuple
 from readiness.importers.lock import acquire_import_lock
@@ -122,6 +123,7 @@ class ActivityWriter:
                 "%s::float8[], %s::bool[]) ON CONFLICT (event_id) DO NOTHING"
             )
         self.index_dropped = False
+        self.days = BulkLoad(self.cursor) if self.dialect == "sqlite" else None
 
     def stored_rows_estimate(self) -> int:
         """About how many events the table held before this run (cheap: no full count)."""
@@ -136,10 +138,19 @@ class ActivityWriter:
         self.cursor.execute(f"DROP INDEX IF EXISTS {ACTIVITY_INDEX}")
         self.index_dropped = True
 
+    def defer_day_lists(self) -> None:
+        """For a load large next to the store: SQLite's per-(partner, kind) day lists (`readiness.activity_days`)
+        are rebuilt once by `restore_index` instead of by a trigger per row (out-of-order rows rebuild their
+        partner's list each time)."""
+        if self.days is not None:
+            self.days.suspend()
+
     def restore_index(self) -> None:
         if self.index_dropped:
             self.cursor.execute(f"CREATE INDEX {ACTIVITY_INDEX} ON activity_events (partner_id, kind, day)")
             self.index_dropped = False
+        if self.days is not None:
+            self.days.resume()  # after the index: the rebuild reads it in order
 
     def write(
         self, rows: list[ActivityTuple], numbers: list[int], counts: FileCounts, touched: set[str] | None = None

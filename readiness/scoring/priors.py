@@ -142,7 +142,9 @@ def _compute(session: Session, as_of: date, window: int) -> Priors:
     whole program while a full rescore runs)."""
     won = and_(Opportunity.stage == "closed_won", Opportunity.close_date <= as_of)
     sourced = and_(Opportunity.attribution == "sourced", Opportunity.created_on <= as_of)
-    produces = select(Opportunity.partner_id).where(Opportunity.partner_id == Partner.partner_id, sourced).exists()
+    # Membership in the producers' set: SQLite builds it in one pass over the opportunities, where a correlated
+    # EXISTS seeks the index and reads the table once per partner (0.4 -> 0.25 s CPU for 100,000 partners).
+    produces = Partner.partner_id.in_(select(Opportunity.partner_id).where(sourced))
     specs = cast(Partner.specializations, Text)
     # Partners who had not joined yet on as_of are not in the program on that date.
     groups = fetch_rows(session, select(Partner.type, Partner.region, specs, func.count(),

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from sqlalchemy import Engine, insert
 
+from readiness.activity_days import BulkLoad
 from readiness.models import ActivityEvent, GTMProfile, Opportunity, Pam, Partner, PartnerAttributeValue
 from readiness.seed.plan import day_to_date
 from readiness.seed.program import CSV_COLUMNS, SyntheticProgram, activity_row, opportunity_row
@@ -131,6 +132,10 @@ def load_into_store(engine: Engine, program: SyntheticProgram, progress: Progres
 
         opp_batch: list[dict] = []
         ev_batch: list[dict] = []
+        # SQLite's per-(partner, kind) day lists: rebuilt once after the load rather than kept row by row.
+        days = BulkLoad(conn.connection.driver_connection.cursor()) if conn.dialect.name == "sqlite" else None
+        if days is not None:
+            days.suspend()
         for i, plan in enumerate(program.plans, 1):
             opps = program.partner_opportunities(plan)
             for o in opps:
@@ -162,4 +167,6 @@ def load_into_store(engine: Engine, program: SyntheticProgram, progress: Progres
             conn.execute(insert(ActivityEvent.__table__), ev_batch)
         if opp_batch:
             conn.execute(insert(Opportunity.__table__), opp_batch)
+        if days is not None:
+            days.resume()
     return tally.summary(program)
