@@ -84,6 +84,12 @@ def _warm_planner() -> None:
         warm_up()
     except Exception:  # the first turn retries and reports; start-up must not die on it
         log.exception("planner_warm_up_failed")
+    try:
+        # The playbook index (Chroma client, BM25 over the chunks) too: otherwise the first playbook search in each
+        # worker waits for it, and the worker's memory jumps mid-run.
+        get_services().kb().search("warm up", k=1)
+    except Exception:  # no index yet (`partnerpilot knowledge index`): the first search reports it
+        log.exception("knowledge_warm_up_failed")
 
 
 @asynccontextmanager
