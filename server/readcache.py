@@ -60,6 +60,37 @@ class Lru:
             self._data.clear()
 
 
+def _shared_key(request: Request, key: tuple[Hashable, ...]) -> tuple[Hashable, ...] | None:
+    version = getattr(request.state, "data_version", None)
+    return None if version is None else ("shared", version, get_settings().today(), *key)
+
+
+def shared_get(request: Request, key: tuple[Hashable, ...]) -> Any:
+    """What `shared_put` kept under this key, data version and as-of date, whoever asked; None when nothing is."""
+    full = _shared_key(request, key)
+    if full is None:
+        return None
+    found = request.app.state.read_cache.get(full)
+    return found[1] if found is not None and time.monotonic() - found[0] < MAX_AGE_S else None
+
+
+def shared_put(request: Request, key: tuple[Hashable, ...], value: Any) -> None:
+    full = _shared_key(request, key)
+    if full is not None:
+        request.app.state.read_cache.put(full, (time.monotonic(), value))
+
+
+def shared_value(request: Request, key: tuple[Hashable, ...], compute: Callable[[], V]) -> V:
+    """`compute()`, or what it returned last time under the same data version and as-of date, whoever asked: for
+    the part of a read that does not depend on the caller (a partner's details once the caller may see them), so
+    a partner and its PAM, or two PAMs, share one computation. Exceptions are not kept."""
+    found = shared_get(request, key)
+    if found is None:
+        found = compute()
+        shared_put(request, key, found)
+    return found  # type: ignore[no-any-return]
+
+
 class _Refused:
     """A cached 403 or 404: raised again as it was."""
 
@@ -100,4 +131,4 @@ def cached_read(request: Request, key: tuple[Hashable, ...], compute: Callable[[
     return Response(content=hit, media_type="application/json")
 
 
-__all__ = ["KEY_ENTRIES", "READ_ENTRIES", "Lru", "cached_read"]
+__all__ = ["KEY_ENTRIES", "MAX_AGE_S", "READ_ENTRIES", "Lru", "cached_read", "shared_get", "shared_put", "shared_value"]

@@ -138,3 +138,15 @@ def test_a_key_revoked_or_expired_after_it_was_cached_is_refused_at_once(api: Ap
     monkeypatch.setattr(server.auth, "time", SimpleNamespace(time=later.timestamp))
     monkeypatch.setattr("readiness.keys.utcnow", lambda: later)
     assert api.client.get("/v1/me", headers=dated_auth).status_code == 401
+
+
+def test_a_partner_scored_with_its_book_reads_as_scored_alone(api: Api) -> None:  # noqa: F811
+    from readiness.models import Partner
+    from server.api.partners import _scores_near
+
+    with session_scope(api.engine) as s:
+        book = list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == "pam-02")))
+    together = _scores_near(book[0], size=len(book))
+    assert sorted(together) == sorted(book)
+    for pid in book:
+        assert together[pid].model_dump_json() == _scores_near(pid, size=1)[pid].model_dump_json(), pid
