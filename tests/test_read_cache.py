@@ -150,3 +150,32 @@ def test_a_partner_scored_with_its_book_reads_as_scored_alone(api: Api) -> None:
     assert sorted(together) == sorted(book)
     for pid in book:
         assert together[pid].model_dump_json() == _scores_near(pid, size=1)[pid].model_dump_json(), pid
+
+
+def test_workers_share_cached_reads_through_redis_until_the_store_changes(api: Api,  # noqa: F811
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import server.api.partners as partners
+    from tests.api_support import REDIS_URL, app_for, redis_problem, require_service
+
+    require_service(redis_problem(REDIS_URL))
+    with TestClient(app_for(redis_url=REDIS_URL)) as a, TestClient(app_for(redis_url=REDIS_URL)) as b:
+        first = a.get("/v1/partners/p-004/score", headers=api.h("pam2"))
+        assert first.status_code == 200
+
+        def not_again(*_: object, **__: object) -> None:
+            raise AssertionError("computed again: the other worker's answer was not used")
+
+        monkeypatch.setattr(partners, "_scores_near", not_again)
+        assert b.get("/v1/partners/p-004/score", headers=api.h("pam2")).content == first.content
+        assert b.get("/v1/partners/p-004/score", headers=api.h("p004")).content == first.content  # another caller
+        assert b.get("/v1/partners/p-014/score", headers=api.h("pam2")).status_code == 404  # scope: per caller
+        monkeypatch.undo()
+        with session_scope(api.engine) as s:
+            record_signal(s, {"partner_id": "p-004", "dimension": "capability", "level": "high",
+                              "evidence": "passed the advanced certification", "actor": "pam:pam-02",
+                              "source": "pam"}, as_of=AS_OF)
+        after = b.get("/v1/partners/p-004/score", headers=api.h("pam2"))
+        assert after.status_code == 200 and after.content != first.content
+        assert a.get("/v1/partners/p-004/score", headers=api.h("pam2")).content == after.content

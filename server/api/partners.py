@@ -29,10 +29,10 @@ from server.api.models import (
     TrendPoint,
 )
 from server.api.present import present_score, shown_score
-from server.api.scope import PARTNER_ID, not_found, partner_in_scope
+from server.api.scope import PARTNER_ID, in_scope, not_found
 from server.auth import current_principal
 from server.errors import ErrorBody
-from server.readcache import cached_read, shared_get, shared_put, shared_value
+from server.readcache import cached_read, partner_read
 
 router = APIRouter(prefix="/partners", tags=["partners"],
                    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
@@ -96,12 +96,8 @@ def _list_partners(q: str | None, limit: int, offset: int, principal: Principal)
 @router.get("/{partner_id}", response_model=PartnerDetail, summary="One partner")
 def get_partner(request: Request, partner_id: str = PartnerIdPath,
                 principal: Principal = Depends(current_principal)) -> PartnerDetail | Response:
-    def run() -> PartnerDetail:
-        with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
-        return shared_value(request, ("partner", partner_id), lambda: _partner(partner_id))
-
-    return cached_read(request, ("partner", partner_id), run)
+    return partner_read(request, principal, partner_id, "partner", in_scope(principal, partner_id),
+                        lambda: _partner(partner_id))
 
 
 def _partner(partner_id: str) -> PartnerDetail:
@@ -135,18 +131,9 @@ def get_score(request: Request, partner_id: str = PartnerIdPath,
               principal: Principal = Depends(current_principal)) -> ScoreResponse | Response:
     """Today's score computed live: every dimension and sub-signal with its weight, contribution and evidence,
     dormant flags, strengths and weaknesses, and the trend of stored scores."""
-    def run() -> ScoreResponse:
-        with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
-        found: ScoreResponse | None = shared_get(request, ("score", partner_id))
-        if found is None:  # uncached (no data version), one partner is all this read needs
-            scored = _scores_near(partner_id, SCORE_BATCH if request.state.data_version is not None else 1)
-            for pid, answer in scored.items():
-                shared_put(request, ("score", pid), answer)
-            found = scored[partner_id]
-        return found
-
-    return cached_read(request, ("score", partner_id), run)
+    return partner_read(request, principal, partner_id, "score", in_scope(principal, partner_id),
+                        lambda: _scores_near(partner_id, 1)[partner_id],
+                        compute_many=lambda: _scores_near(partner_id))  # cached: the book's next reads are hits
 
 
 def _scores_near(partner_id: str, size: int = SCORE_BATCH) -> dict[str, ScoreResponse]:
@@ -188,23 +175,17 @@ def get_diagnosis(request: Request, partner_id: str = PartnerIdPath,
         with get_services().session() as s:
             return diagnose(s, partner_id, get_settings().today())
 
-    def run() -> Diagnosis:
-        with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
-        return shared_value(request, ("diagnosis", partner_id), diagnosis)
-
-    return cached_read(request, ("diagnosis", partner_id), run)
+    return partner_read(request, principal, partner_id, "diagnosis", in_scope(principal, partner_id), diagnosis)
 
 
 @router.get("/{partner_id}/lifecycle", response_model=Lifecycle, summary="Lifecycle stage")
 def get_lifecycle(request: Request, partner_id: str = PartnerIdPath,
                   principal: Principal = Depends(current_principal)) -> Lifecycle | Response:
-    def run() -> Lifecycle:
+    def lifecycle() -> Lifecycle:
         with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
             return lifecycle_of(s, partner_id, get_settings().today())
 
-    return cached_read(request, ("lifecycle", partner_id), run)
+    return partner_read(request, principal, partner_id, "lifecycle", in_scope(principal, partner_id), lifecycle)
 
 
 @router.get("/{partner_id}/timeline", response_model=Timeline, summary="Evidence timeline")
@@ -212,12 +193,12 @@ def get_timeline(request: Request, partner_id: str = PartnerIdPath, limit: int =
                  principal: Principal = Depends(current_principal)) -> Timeline | Response:
     """What the partner did and what was recorded about it, newest first: activity, opportunities, signals and
     milestones; routine portal logins are counted per month instead of listed."""
-    def run() -> Timeline:
+    def timeline() -> Timeline:
         with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
             return evidence_timeline(s, partner_id, get_settings().today(), limit=limit)
 
-    return cached_read(request, ("timeline", partner_id, limit), run)
+    return partner_read(request, principal, partner_id, f"timeline:{limit}", in_scope(principal, partner_id),
+                        timeline)
 
 
 __all__ = ["PartnerIdPath", "router"]
