@@ -140,16 +140,20 @@ def test_a_key_revoked_or_expired_after_it_was_cached_is_refused_at_once(api: Ap
     assert api.client.get("/v1/me", headers=dated_auth).status_code == 401
 
 
-def test_a_partner_scored_with_its_book_reads_as_scored_alone(api: Api) -> None:  # noqa: F811
+@pytest.mark.parametrize("pam", ["pam-01", "pam-02", "pam-03"])
+def test_a_partner_answered_with_its_book_reads_as_answered_alone(api: Api, pam: str) -> None:  # noqa: F811
     from readiness.models import Partner
-    from server.api.partners import _scores_near
+    from server.api.book import _partner_nudges
+    from server.api.partners import _diagnoses_near, _scores_near
 
     with session_scope(api.engine) as s:
-        book = list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == "pam-02")))
-    together = _scores_near(book[0], size=len(book))
-    assert sorted(together) == sorted(book)
-    for pid in book:
-        assert together[pid].model_dump_json() == _scores_near(pid, size=1)[pid].model_dump_json(), pid
+        book = list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == pam)))
+    for near in (_scores_near, _diagnoses_near, _partner_nudges):
+        together = near(book[0], len(book))  # type: ignore[operator]
+        assert sorted(together) == sorted(book)
+        for pid in book:
+            alone = near(pid, 1)[pid]  # type: ignore[operator]
+            assert together[pid].model_dump_json() == alone.model_dump_json(), (near.__name__, pid)
 
 
 def test_workers_share_cached_reads_through_redis_until_the_store_changes(api: Api,  # noqa: F811

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from agent.services import get_services
 from readiness.gtm import Diagnosis, diagnose
+from readiness.gtm.facts import load_facts_many
 from readiness.lifecycle import Lifecycle, lifecycle_of
 from readiness.models import GTMProfile, Pam, Partner, ScoreSnapshot
 from readiness.scope import Principal
@@ -136,22 +137,38 @@ def get_score(request: Request, partner_id: str = PartnerIdPath,
                         compute_many=lambda: _scores_near(partner_id))  # cached: the book's next reads are hits
 
 
+def book_window(session: Session, partner_id: str, size: int = SCORE_BATCH) -> list[str]:
+    """This partner first, then up to `size` - 1 others of its book (its neighbours by id): what a cached
+    per-partner read computes at once on a miss, since the book's dashboards ask next and the domain answers many
+    partners in about the time of one (tests/test_read_cache checks each answer is the one computed alone)."""
+    p = session.get(Partner, partner_id)
+    if p is None:
+        raise not_found()
+    if size <= 1:
+        return [partner_id]
+    book = list(session.scalars(select(Partner.partner_id).where(
+        Partner.pam_id == p.pam_id if p.pam_id is not None else Partner.pam_id.is_(None))
+        .order_by(Partner.partner_id)))
+    at = book.index(partner_id) if partner_id in book else 0
+    start = max(0, min(at - size // 2, len(book) - size))
+    return [partner_id, *(x for x in book[start : start + size] if x != partner_id)][:size]
+
+
 def _scores_near(partner_id: str, size: int = SCORE_BATCH) -> dict[str, ScoreResponse]:
-    """The score of this partner and of up to `size` - 1 others of its book, from one scoring pass: scoring is
-    vectorised, so a book's partners cost about what one does, and their dashboards ask next (each partner's score
-    is the same whichever partners it is scored with; tests/test_read_cache checks it)."""
+    """The score of this partner and of others of its book (`book_window`), from one vectorised scoring pass."""
     as_of = get_settings().today()
     with get_services().session() as s:
-        p = s.get(Partner, partner_id)
-        if p is None:
-            raise not_found()
-        book = list(s.scalars(select(Partner.partner_id).where(
-            Partner.pam_id == p.pam_id if p.pam_id is not None else Partner.pam_id.is_(None))
-            .order_by(Partner.partner_id)))
-        at = book.index(partner_id) if partner_id in book else 0
-        start = max(0, min(at - size // 2, len(book) - size))
-        ids = [partner_id, *(x for x in book[start : start + size] if x != partner_id)][:size]
+        ids = book_window(s, partner_id, size)
         return {raw.partner_id: _score_response(s, raw, as_of) for raw in score_all(s, as_of, ids)}
+
+
+def _diagnoses_near(partner_id: str, size: int = SCORE_BATCH) -> dict[str, Diagnosis]:
+    """The diagnosis of this partner and of others of its book (`book_window`), their facts loaded at once."""
+    as_of = get_settings().today()
+    with get_services().session() as s:
+        ids = book_window(s, partner_id, size)
+        facts = load_facts_many(s, ids, as_of)
+        return {pid: diagnose(s, pid, as_of, facts=facts[pid]) for pid in ids if pid in facts}
 
 
 def _score_response(s: Session, raw: PartnerScore, as_of: date) -> ScoreResponse:
@@ -175,7 +192,8 @@ def get_diagnosis(request: Request, partner_id: str = PartnerIdPath,
         with get_services().session() as s:
             return diagnose(s, partner_id, get_settings().today())
 
-    return partner_read(request, principal, partner_id, "diagnosis", in_scope(principal, partner_id), diagnosis)
+    return partner_read(request, principal, partner_id, "diagnosis", in_scope(principal, partner_id), diagnosis,
+                        compute_many=lambda: _diagnoses_near(partner_id))
 
 
 @router.get("/{partner_id}/lifecycle", response_model=Lifecycle, summary="Lifecycle stage")
