@@ -39,6 +39,7 @@ _BUMP = {"sqlite": f"UPDATE {TABLE} SET n = n + 1, stamp = lower(hex(randomblob(
          "postgresql": f"UPDATE {TABLE} SET n = n + 1, stamp = md5(random()::text || clock_timestamp()::text) "
                        "WHERE id = 1"}
 _READ = f"SELECT n, stamp FROM {TABLE} WHERE id = 1"
+CONNECT_TIMEOUT_S = 2
 
 
 class StoreVersion(NamedTuple):
@@ -158,6 +159,7 @@ class _Reader:
 
     def _connect(self) -> Any:
         cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)  # a store that does not answer: uncached, quickly
         conn = self.engine.dialect.connect(*cargs, **cparams)
         conn.autocommit = True
         return conn

@@ -35,7 +35,7 @@ from readiness.scoring.priors import CACHE_TTL_S
 from readiness.settings import get_settings
 
 V = TypeVar("V")
-READ_ENTRIES = 4096
+READ_ENTRIES = 2048  # a few MB per worker: a book's dashboards hold a few hundred entries per data version
 KEY_ENTRIES = 10_000
 # Scoring keeps its program baselines and activation curve in process for this long after they were computed
 # (readiness.scoring.priors, revenue): a cached read, which may rest on them, is used no longer either.

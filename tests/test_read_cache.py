@@ -156,8 +156,7 @@ def test_a_partner_answered_with_its_book_reads_as_answered_alone(api: Api, pam:
             assert together[pid].model_dump_json() == alone.model_dump_json(), (near.__name__, pid)
 
 
-def test_workers_share_cached_reads_through_redis_until_the_store_changes(api: Api,  # noqa: F811
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_share_cached_reads_through_redis_until_the_store_changes(api: Api) -> None:  # noqa: F811
     from fastapi.testclient import TestClient
 
     import server.api.partners as partners
@@ -171,11 +170,11 @@ def test_workers_share_cached_reads_through_redis_until_the_store_changes(api: A
         def not_again(*_: object, **__: object) -> None:
             raise AssertionError("computed again: the other worker's answer was not used")
 
-        monkeypatch.setattr(partners, "_scores_near", not_again)
-        assert b.get("/v1/partners/p-004/score", headers=api.h("pam2")).content == first.content
-        assert b.get("/v1/partners/p-004/score", headers=api.h("p004")).content == first.content  # another caller
-        assert b.get("/v1/partners/p-014/score", headers=api.h("pam2")).status_code == 404  # scope: per caller
-        monkeypatch.undo()
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(partners, "_scores_near", not_again)
+            assert b.get("/v1/partners/p-004/score", headers=api.h("pam2")).content == first.content
+            assert b.get("/v1/partners/p-004/score", headers=api.h("p004")).content == first.content  # other caller
+            assert b.get("/v1/partners/p-014/score", headers=api.h("pam2")).status_code == 404  # scope: per caller
         with session_scope(api.engine) as s:
             record_signal(s, {"partner_id": "p-004", "dimension": "capability", "level": "high",
                               "evidence": "passed the advanced certification", "actor": "pam:pam-02",
