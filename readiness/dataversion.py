@@ -1,4 +1,5 @@
-"""The store's data version: one counter (`data_version`, row 1) that goes up with every commit that changed a row.
+"""The store's data version: one counter (`data_version`, row 1) that goes up with every commit that changed a row,
+with a random stamp drawn anew each time (so the pair names one state of one store, even among copies of it).
 
 Readers that cache what they computed from the store (the server's key resolution and REST reads) key it by this
 number, read before anything else in the request: an entry made under version n holds data at least as new as n,
@@ -16,8 +17,10 @@ depends on (chat threads and turn bookkeeping) do not count.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
@@ -30,8 +33,20 @@ IGNORED = frozenset({TABLE, "alembic_version", "turn_threads", "turn_idempotency
                      "chat_conversations"})
 _DML = re.compile(r"^\s*(insert\s+into|update|delete\s+from|merge\s+into|truncate(?:\s+table)?|copy|with)\s+"
                   r"(?:only\s+)?\"?([A-Za-z_][\w$]*)", re.IGNORECASE)
-_BUMP = f"UPDATE {TABLE} SET n = n + 1 WHERE id = 1"
-READ_SQL = _READ = f"SELECT n FROM {TABLE} WHERE id = 1"
+# The stamp makes (n, stamp) name one state of one store even among copies of it (a restored backup, a copied
+# SQLite file): caches shared by several stores (Redis) cannot mix them up.
+_BUMP = {"sqlite": f"UPDATE {TABLE} SET n = n + 1, stamp = lower(hex(randomblob(16))) WHERE id = 1",
+         "postgresql": f"UPDATE {TABLE} SET n = n + 1, stamp = md5(random()::text || clock_timestamp()::text) "
+                       "WHERE id = 1"}
+READ_SQL = _READ = f"SELECT n, stamp FROM {TABLE} WHERE id = 1"
+CONNECT_TIMEOUT_S = 2
+
+
+class StoreVersion(NamedTuple):
+    """The store's data version: `n` counts the commits that changed it, `stamp` is random, new with each."""
+
+    n: int
+    stamp: str
 
 
 def _changes_rows(statement: str, rowcount: int) -> bool:
@@ -73,7 +88,7 @@ def _bump(dbapi_conn: Any, info: dict[str, Any], dialect: str) -> None:
         return
     cur = dbapi_conn.cursor()
     try:
-        cur.execute(_BUMP)
+        cur.execute(_BUMP.get(dialect, _BUMP["sqlite"]))
     finally:
         cur.close()
 
@@ -119,15 +134,80 @@ def mark_changed(where: Session | Connection, rowcount: int = -1) -> None:
     conn.info[_CHANGED] = True
 
 
-def read_version(engine: Engine) -> int | None:
-    """The store's data version now (autocommit: no transaction to open or end), or None when the store has no
-    counter (not migrated yet) or does not answer; None means: do not cache."""
+class _Reader:
+    """PostgreSQL: a few connections of its own in autocommit mode, for the one-row read every request makes (no
+    pool checkout with its liveness ping, no transaction to open and end). A connection that fails is dropped and
+    the read tried once on a new one (the store restarted)."""
+
+    IDLE_MAX = 8
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        dbapi = engine.dialect.loaded_dbapi
+        self.broken: tuple[type[BaseException], ...] = (dbapi.OperationalError, dbapi.InterfaceError)
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def close(self) -> None:
+        while True:
+            try:
+                conn = self.idle.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _connect(self) -> Any:
+        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)  # a store that does not answer: uncached, quickly
+        conn = self.engine.dialect.connect(*cargs, **cparams)
+        conn.autocommit = True
+        return conn
+
+    def read(self) -> tuple[Any, ...] | None:
+        for attempt in range(2):
+            try:
+                conn = self.idle.get_nowait() if attempt == 0 else None
+            except queue.Empty:
+                conn = None
+            try:
+                if conn is None:
+                    conn = self._connect()
+                with conn.cursor() as cur:
+                    cur.execute(_READ)
+                    row = cur.fetchone()
+            except self.broken:  # a connection the store dropped (or could not make): again on a new one
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                continue
+            except Exception:  # the store answered (no counter table): the connection is fine
+                self.idle.put(conn)
+                raise
+            if self.idle.qsize() < self.IDLE_MAX:
+                self.idle.put(conn)
+            else:
+                conn.close()
+            return tuple(row) if row is not None else None
+        raise ConnectionError("the store does not answer")
+
+
+def read_version(engine: Engine) -> StoreVersion | None:
+    """The store's data version now, or None when the store has no counter (not migrated yet) or does not answer;
+    None means: do not cache."""
     try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            value = conn.exec_driver_sql(_READ).scalar()
+        if engine.dialect.name == "postgresql":
+            reader = getattr(engine, "_pp_version_reader", None)
+            if reader is None:
+                reader = engine._pp_version_reader = _Reader(engine)  # type: ignore[attr-defined]
+            row = reader.read()
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = conn.exec_driver_sql(_READ).first()
     except Exception:  # a missing table or a store that does not answer: read uncached (the route reports it)
         return None
-    return None if value is None else int(value)
+    return None if row is None else StoreVersion(int(row[0]), str(row[1]))
 
 
-__all__ = ["CHANGED_KEY", "IGNORED", "READ_SQL", "TABLE", "has_table", "install", "mark_changed", "read_version"]
+__all__ = ["CHANGED_KEY", "IGNORED", "READ_SQL", "TABLE", "StoreVersion", "has_table", "install", "mark_changed",
+           "read_version"]

@@ -2,8 +2,9 @@
 
 A key reads `pp_<key_id>_<secret>`: `key_id` (12 hex characters) is public and names the key in lists, logs and
 revocations; the secret is 32 random bytes. Only the SHA-256 of the whole key is stored: with 256 random bits a
-slow password hash adds nothing, and a lookup stays one indexed read. Every request resolves its key against the
-store, so a revoked or expired key fails at once on every worker.
+slow password hash adds nothing, and a lookup stays one indexed read. The server resolves a key again whenever the
+store's data version has moved (a revocation moves it; server.auth), so a revoked or expired key fails at once on
+every worker.
 """
 
 from __future__ import annotations

@@ -394,7 +394,12 @@ class DataVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+    stamp: Mapped[str] = mapped_column(String(32))  # random, drawn anew with each bump (caches shared by stores)
 
 
 # A store made with create_all (not the migrations) gets its counter row too.
-event.listen(DataVersion.__table__, "after_create", DDL("INSERT INTO data_version (id, n) VALUES (1, 0)"))
+event.listen(DataVersion.__table__, "after_create", DDL(
+    "INSERT INTO data_version (id, n, stamp) VALUES (1, 0, lower(hex(randomblob(16))))").execute_if(dialect="sqlite"))
+event.listen(DataVersion.__table__, "after_create", DDL(
+    "INSERT INTO data_version (id, n, stamp) VALUES (1, 0, md5(random()::text || clock_timestamp()::text))"
+).execute_if(dialect="postgresql"))

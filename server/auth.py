@@ -4,8 +4,9 @@ Every route that needs a caller depends on `current_principal` (one dependency: 
 this app), which turns the bearer token into a `Principal`, or answers 401, 429 or 503. Bearer tokens, in the order
 tried:
 - static development tokens from `PARTNERPILOT_API_TOKENS` (`tok1=pam:pam-02,tok2=partner:p-014`);
-- API keys managed in the store (`pp_…`, `partnerpilot keys`), checked against the store on every request, so a
-  revoked or expired key fails at once on every worker;
+- API keys managed in the store (`pp_…`, `partnerpilot keys`); a key's resolution is kept in the worker only while
+  the store's data version (read first on every request) is unchanged and the key unexpired, so a revoked or expired
+  key fails at once on every worker;
 - OIDC JWTs verified against `PARTNERPILOT_OIDC_JWKS`, when configured;
 - demo tokens from `POST /login` (see server.demo), only while demo login is on.
 Each credential then passes the per-key rate limit (server.shared).

@@ -1,4 +1,5 @@
-"""State the server's workers must share: per-key rate-limit counters and revoked demo tokens.
+"""State the server's workers must share: per-key rate-limit counters and revoked demo tokens (and, best effort, the
+REST read cache of server.readcache).
 
 With `PARTNERPILOT_REDIS_URL` set, Redis holds both, so a limit or a revocation holds on every worker; when Redis
 is configured but unreachable, calls raise `SharedUnavailable` and the request fails with a clear 503 rather than
@@ -40,6 +41,14 @@ class SharedState(Protocol):
         """Raise SharedUnavailable when the store does not answer."""
         ...
 
+    def get_blob(self, key: str) -> bytes | None:
+        """A value another worker cached (server.readcache); None when there is none or it cannot be read."""
+        ...
+
+    def set_blobs(self, items: dict[str, bytes], ttl_s: int) -> None:
+        """Cache values for the other workers, best effort."""
+        ...
+
 
 def _window(now: float, window_s: int) -> tuple[int, int]:
     """(window index, seconds until it ends, at least 1)."""
@@ -78,6 +87,12 @@ class LocalState:
         return until is not None and until > time.time()
 
     def ping(self) -> None:
+        return None
+
+    def get_blob(self, key: str) -> bytes | None:
+        return None  # one worker: its own cache holds whatever it computed
+
+    def set_blobs(self, items: dict[str, bytes], ttl_s: int) -> None:
         return None
 
 
@@ -125,6 +140,23 @@ class RedisState:
             self.client.ping()
         except self._errors as exc:
             raise self._unavailable(exc) from exc
+
+    # A cache: when Redis does not answer, the worker computes (the rate limit reports the outage).
+    def get_blob(self, key: str) -> bytes | None:
+        try:
+            found = self.client.get(key)
+        except self._errors:
+            return None
+        return found if isinstance(found, bytes) else None
+
+    def set_blobs(self, items: dict[str, bytes], ttl_s: int) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key, value in items.items():
+                pipe.set(key, value, ex=ttl_s)
+            pipe.execute()
+        except self._errors:
+            return None
 
 
 def shared_state(redis_url: str | None) -> SharedState:

@@ -138,3 +138,47 @@ def test_a_key_revoked_or_expired_after_it_was_cached_is_refused_at_once(api: Ap
     monkeypatch.setattr(server.auth, "time", SimpleNamespace(time=later.timestamp))
     monkeypatch.setattr("readiness.keys.utcnow", lambda: later)
     assert api.client.get("/v1/me", headers=dated_auth).status_code == 401
+
+
+@pytest.mark.parametrize("pam", ["pam-01", "pam-02", "pam-03"])
+def test_a_partner_answered_with_its_book_reads_as_answered_alone(api: Api, pam: str) -> None:  # noqa: F811
+    from readiness.models import Partner
+    from server.api.book import _partner_nudges
+    from server.api.partners import _diagnoses_near, _scores_near
+
+    with session_scope(api.engine) as s:
+        book = list(s.scalars(select(Partner.partner_id).where(Partner.pam_id == pam)))
+    for near in (_scores_near, _diagnoses_near, _partner_nudges):
+        together = near(book[0], len(book))  # type: ignore[operator]
+        assert sorted(together) == sorted(book)
+        for pid in book:
+            alone = near(pid, 1)[pid]  # type: ignore[operator]
+            assert together[pid].model_dump_json() == alone.model_dump_json(), (near.__name__, pid)
+
+
+def test_workers_share_cached_reads_through_redis_until_the_store_changes(api: Api) -> None:  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    import server.api.partners as partners
+    from tests.api_support import REDIS_URL, app_for, redis_problem, require_service
+
+    require_service(redis_problem(REDIS_URL))
+    with TestClient(app_for(redis_url=REDIS_URL)) as a, TestClient(app_for(redis_url=REDIS_URL)) as b:
+        first = a.get("/v1/partners/p-004/score", headers=api.h("pam2"))
+        assert first.status_code == 200
+
+        def not_again(*_: object, **__: object) -> None:
+            raise AssertionError("computed again: the other worker's answer was not used")
+
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(partners, "_scores_near", not_again)
+            assert b.get("/v1/partners/p-004/score", headers=api.h("pam2")).content == first.content
+            assert b.get("/v1/partners/p-004/score", headers=api.h("p004")).content == first.content  # other caller
+            assert b.get("/v1/partners/p-014/score", headers=api.h("pam2")).status_code == 404  # scope: per caller
+        with session_scope(api.engine) as s:
+            record_signal(s, {"partner_id": "p-004", "dimension": "capability", "level": "high",
+                              "evidence": "passed the advanced certification", "actor": "pam:pam-02",
+                              "source": "pam"}, as_of=AS_OF)
+        after = b.get("/v1/partners/p-004/score", headers=api.h("pam2"))
+        assert after.status_code == 200 and after.content != first.content
+        assert a.get("/v1/partners/p-004/score", headers=api.h("pam2")).content == after.content

@@ -401,10 +401,12 @@ def diagnose(
     as_of: date,
     catalog: Sequence[object] | None = None,
     thresholds: Thresholds | None = None,
+    facts: PartnerFacts | None = None,
 ) -> Diagnosis:
-    """Assess the six GTM dimensions of one partner as of a date and rank its gaps."""
+    """Assess the six GTM dimensions of one partner as of a date and rank its gaps. `facts`: the partner's, when
+    already loaded as of that date (`load_facts_many` for a book)."""
     t = thresholds or Thresholds()
-    facts = load_facts(session, partner_id, as_of)
+    facts = facts if facts is not None else load_facts(session, partner_id, as_of)
     if catalog is None:
         catalog = default_catalog()
     phase = partner_phase(session, facts)

@@ -41,7 +41,7 @@ def clear() -> None:
         _rows = 0
 
 
-def _version(session: Session) -> int | None:
+def _version(session: Session) -> tuple[Any, ...] | None:
     """The data version this session reads under, or None: the store has no counter, or this transaction has
     written (flushed or not) and so reads data that no version names yet."""
     if session.new or session.dirty or session.deleted:
@@ -52,8 +52,8 @@ def _version(session: Session) -> int | None:
     dbapi = conn.connection.dbapi_connection
     if dbapi is None or not dataversion.has_table(dbapi, conn.info, conn.dialect.name):
         return None
-    value = conn.exec_driver_sql(dataversion.READ_SQL).scalar()
-    return None if value is None else int(value)
+    row = conn.exec_driver_sql(dataversion.READ_SQL).first()  # (n, stamp): one state of one store
+    return None if row is None else tuple(row)
 
 
 def remembered(session: Session, as_of: date, partner_ids: list[str], config: object, compute: Callable[[], T]

@@ -13,7 +13,7 @@ from agent.services import get_services
 from readiness.claims import claims_awaiting
 from readiness.lifecycle import LifecycleReport, program_lifecycle
 from readiness.models import Partner, ScoreSnapshot
-from readiness.nudges import nudges_due
+from readiness.nudges import Nudge, nudges_due
 from readiness.pipeline import PipelineSummary, pipeline_summary
 from readiness.program import ProgramHealth, program_health
 from readiness.scope import Principal
@@ -21,17 +21,19 @@ from readiness.scoring import call_list, growth_list, refresh_snapshots
 from readiness.scoring.snapshots import missing_snapshots
 from readiness.settings import get_settings
 from server.api.models import BookHealth, CallListResponse, ClaimsResponse, GrowListResponse, NudgesResponse
+from server.api.partners import SCORE_BATCH, book_window
 from server.api.scope import (
     PARTNER_ID,
     book_of,
     book_partner_ids,
     forbidden,
+    in_scope,
     partner_in_scope,
     scoped_partner_ids,
 )
 from server.auth import current_principal, require_roles
 from server.errors import ErrorBody
-from server.readcache import cached_read
+from server.readcache import cached_read, partner_read
 
 router = APIRouter(tags=["books"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
                                                404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
@@ -75,7 +77,24 @@ def get_nudges(request: Request,
                ) -> NudgesResponse | Response:
     """Stalled or overdue milestones, claims awaiting confirmation, no login, deals without an AE, certified but not
     selling. A partner gets its own; a leader or admin must name a book or a partner (the program is too big)."""
+    if partner_id is not None or principal.role == "partner":  # one partner's: the same whoever may see it
+        pid = partner_id or principal.id
+        return partner_read(request, principal, pid, "nudges", in_scope(principal, pid),
+                            lambda: _partner_nudges(pid, 1)[pid],
+                            compute_many=lambda: _partner_nudges(pid, SCORE_BATCH))
     return cached_read(request, ("nudges", partner_id, pam), lambda: _nudges(partner_id, pam, principal))
+
+
+def _partner_nudges(partner_id: str, size: int) -> dict[str, NudgesResponse]:
+    """The nudges of this partner and of others of its book (`book_window`) from one pass over their facts: each
+    partner's are the ones it gets alone (nudges_due sorts by date, partner, code; a partner's keep their order)."""
+    as_of = get_settings().today()
+    with get_services().session() as s:
+        ids = book_window(s, partner_id, size)
+        found: dict[str, list[Nudge]] = {pid: [] for pid in ids}
+        for n in nudges_due(s, as_of, partner_ids=ids):
+            found[n.partner_id].append(n)
+    return {pid: NudgesResponse(as_of=as_of, scope=f"partner:{pid}", nudges=ns) for pid, ns in found.items()}
 
 
 def _nudges(partner_id: str | None, pam: str | None, principal: Principal) -> NudgesResponse:

@@ -13,10 +13,10 @@ from readiness.scope import Principal
 from readiness.settings import get_settings
 from server.api.models import ActivePlan, MilestoneAction
 from server.api.partners import PartnerIdPath
-from server.api.scope import forbidden, not_found, partner_in_scope
+from server.api.scope import forbidden, in_scope, not_found, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
-from server.readcache import cached_read
+from server.readcache import partner_read
 
 router = APIRouter(prefix="/partners/{partner_id}/plan", tags=["plans"],
                    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody},
@@ -35,13 +35,12 @@ def get_active_plan(request: Request, partner_id: str = PartnerIdPath,
                     principal: Principal = Depends(current_principal)) -> ActivePlan | Response:
     def run() -> ActivePlan:
         with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
             try:
                 return ActivePlan(active=plan_status_of(s, partner_id, get_settings().today()))
             except NoPlan:
                 return ActivePlan(active=None)
 
-    return cached_read(request, ("plans", partner_id), run)
+    return partner_read(request, principal, partner_id, "plans", in_scope(principal, partner_id), run)
 
 
 @router.get("", response_model=PlanView, summary="The active plan, milestone status from evidence")
@@ -49,13 +48,12 @@ def get_plan(request: Request, partner_id: str = PartnerIdPath,
              principal: Principal = Depends(current_principal)) -> PlanView | Response:
     def run() -> PlanView:
         with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
             try:
                 return plan_status_of(s, partner_id, get_settings().today())
             except NoPlan as exc:
                 raise not_found("no active activation plan; POST to this URL to create one") from exc
 
-    return cached_read(request, ("plan", partner_id), run)
+    return partner_read(request, principal, partner_id, "plan", in_scope(principal, partner_id), run)
 
 
 @router.post("", response_model=PlanView, summary="Create the plan (or return the active one)")

@@ -7,6 +7,8 @@ says nothing about any particular resource.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +34,17 @@ def partner_in_scope(session: Session, principal: Principal, partner_id: str) ->
     if partner is None or not can_see(session, principal, partner_id):
         raise not_found()
     return partner
+
+
+def in_scope(principal: Principal, partner_id: str) -> Callable[[], None]:
+    """`partner_in_scope` in a session of its own, as the check of a cached per-partner read."""
+    def check() -> None:
+        from agent.services import get_services
+
+        with get_services().session() as s:
+            partner_in_scope(s, principal, partner_id)
+
+    return check
 
 
 def book_of(session: Session, principal: Principal, pam: str | None) -> str | None:
@@ -66,5 +79,5 @@ def scoped_partner_ids(session: Session, principal: Principal, partner_id: str |
     return book_partner_ids(session, book_of(session, principal, pam))
 
 
-__all__ = ["NOT_FOUND", "PARTNER_ID", "book_of", "book_partner_ids", "forbidden", "not_found",
+__all__ = ["NOT_FOUND", "PARTNER_ID", "book_of", "book_partner_ids", "forbidden", "in_scope", "not_found",
            "partner_in_scope", "scoped_partner_ids"]

@@ -19,10 +19,10 @@ from readiness.settings import get_settings
 from readiness.signals import SignalIn, SignalOut, record_signal, review_signal, signal_history
 from server.api.models import SignalCreate, SignalReview
 from server.api.partners import PartnerIdPath
-from server.api.scope import forbidden, not_found, partner_in_scope
+from server.api.scope import forbidden, in_scope, not_found, partner_in_scope
 from server.auth import current_principal
 from server.errors import ErrorBody
-from server.readcache import cached_read
+from server.readcache import partner_read
 
 router = APIRouter(tags=["signals"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
                                                  404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
@@ -44,10 +44,9 @@ def list_signals(request: Request, partner_id: str = PartnerIdPath, principal: P
     """Every signal of the partner, oldest first: originals and the reviews that supersede them."""
     def run() -> list[SignalOut]:
         with get_services().session() as s:
-            partner_in_scope(s, principal, partner_id)
             return signal_history(s, partner_id)
 
-    return cached_read(request, ("signals", partner_id), run)
+    return partner_read(request, principal, partner_id, "signals", in_scope(principal, partner_id), run)
 
 
 @router.post("/partners/{partner_id}/signals", response_model=SignalOut, status_code=status.HTTP_201_CREATED,
