@@ -110,6 +110,9 @@ def _upsert_postgresql_copy(session: Session, rows: list[dict[str, Any]]) -> Non
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    # Rows in one order (by partner) whoever writes: a live call list's upsert and a full refresh running at once in
+    # two workers otherwise lock rows in opposite orders and deadlock.
+    rows = sorted(rows, key=lambda r: str(r["partner_id"]))
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         _upsert_sqlite(session, rows)
