@@ -183,3 +183,16 @@ def chat(lumenware_db: Path, knowledge_base: Any, tmp_path: Path) -> Iterator[An
 
 # Fixtures of the REST / auth tests (an app on a lumenware copy with a store key per principal).
 from tests.api_support import api, store  # noqa: E402, F401
+
+
+def signal_from_elsewhere(url: str, partner_id: str, evidence: str, actor: str, as_of: date) -> None:
+    """A readiness signal recorded by another process (the CLI, a second worker) through an engine of its own."""
+    from readiness.signals import record_signal
+
+    other = make_engine(url)
+    try:
+        with session_scope(other) as s:
+            record_signal(s, {"partner_id": partner_id, "dimension": "capability", "level": "high",
+                              "evidence": evidence, "actor": actor, "source": "pam"}, as_of=as_of)
+    finally:
+        other.dispose()

@@ -22,7 +22,7 @@ from readiness.scoring import score_all
 from readiness.scoring.snapshots import upsert_snapshots
 from readiness.signals import record_signal
 from tests.api_support import Api, api, store  # noqa: F401  (fixtures)
-from tests.conftest import LUMENWARE, LUMENWARE_AS_OF
+from tests.conftest import LUMENWARE, LUMENWARE_AS_OF, signal_from_elsewhere
 
 AS_OF = date.fromisoformat(LUMENWARE_AS_OF)
 
@@ -80,14 +80,7 @@ def test_a_write_through_another_engine_shows_in_the_next_cached_read(api: Api) 
     again = api.client.get(path, headers=api.h("pam2"))
     assert first.status_code == again.status_code == 200 and first.content == again.content
     score = api.client.get("/v1/partners/p-004/score", headers=api.h("pam2")).json()
-    other = make_engine(str(api.engine.url))  # another process's engine, as the CLI or a second worker has
-    try:
-        with session_scope(other) as s:
-            record_signal(s, {"partner_id": "p-004", "dimension": "capability", "level": "high",
-                              "evidence": "passed the advanced certification", "actor": "pam:pam-02",
-                              "source": "pam"}, as_of=AS_OF)
-    finally:
-        other.dispose()
+    signal_from_elsewhere(str(api.engine.url), "p-004", "passed the advanced certification", "pam:pam-02", AS_OF)
     after = api.client.get(path, headers=api.h("pam2")).json()
     assert len(after) == len(first.json()) + 1 and after[-1]["evidence"] == "passed the advanced certification"
     rescored = api.client.get("/v1/partners/p-004/score", headers=api.h("pam2")).json()

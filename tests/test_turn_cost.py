@@ -20,7 +20,7 @@ from agent.planner.model import CHUNK_CHARS, _pieces
 from readiness.db import make_engine, session_scope
 from readiness.scoring import score_partner
 from readiness.signals import record_signal
-from tests.conftest import AGENT_AS_OF
+from tests.conftest import AGENT_AS_OF, signal_from_elsewhere
 
 
 def test_a_turn_reads_the_directory_once_and_the_next_turn_reads_it_again(chat: Any,
@@ -58,14 +58,8 @@ def test_a_change_committed_elsewhere_shows_in_the_next_turn(chat: Any, lumenwar
     assert _plan_rows(again) == _plan_rows(before)
     score = say("what's my readiness score?")["results"][0]["data"]
     # Another process (the CLI, a second worker, the REST API) records a signal through its own engine.
-    other = make_engine(str(get_services().engine.url))
-    try:
-        with session_scope(other) as s:
-            record_signal(s, {"partner_id": "p-004", "dimension": "capability", "level": "high",
-                              "evidence": "three engineers passed the advanced certification", "actor": "pam:pam-01",
-                              "source": "pam"}, as_of=AGENT_AS_OF)
-    finally:
-        other.dispose()
+    signal_from_elsewhere(str(get_services().engine.url), "p-004", "three engineers passed the advanced certification",
+                          "pam:pam-01", AGENT_AS_OF)
     after = say("what's my readiness score?")["results"][0]["data"]
     assert after != score, "the cached result of the same call is not served across a committed change"
 
