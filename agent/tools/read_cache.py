@@ -25,7 +25,9 @@ from readiness.dataversion import read_version
 from readiness.scoring.priors import CACHE_TTL_S
 from readiness.settings import get_settings
 
-ENTRIES = 4096
+# A tool result is a few KB of JSON (a call list ~10 KB): at most a few MB per worker; a conversation's reads are a
+# handful of entries, so this serves a few hundred partners' conversations between two changes of the store.
+ENTRIES = 1024
 MAX_AGE_S = CACHE_TTL_S
 
 _entries: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
