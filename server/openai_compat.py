@@ -161,20 +161,31 @@ class _Turn(BaseModel):
 
 
 def _place_turn(app: FastAPI, principal: Principal, settings: Settings, body: ChatCompletionRequest,
-                header_thread: str | None) -> _Turn:
-    """Which thread this turn runs on (claimed for the principal), seeding a new one with unknown history."""
+                header_thread: str | None, fork: bool = False) -> _Turn:
+    """Which thread this turn runs on (claimed for the principal), seeding a new one with unknown history.
+    `fork`: a new thread seeded with the history even when a thread holds it (that one is busy: another tab)."""
     history, message = _conversation(body)
     check_size(message, settings)
     graph, owner = app.state.graph, principal.actor
     if header_thread is not None:  # the client keeps the thread: its history is not looked up or recorded
         return _Turn(thread_id=claim_thread(app, principal, header_thread), history=[], message=message,
                      turns_before=0)
-    known = find_thread(owner, history) if history else None
+    known = find_thread(owner, history) if history and not fork else None
     if known is not None and user_turns(graph, known[0], owner) == known[1]:
         return _Turn(thread_id=known[0], history=history, message=message, turns_before=known[1])
     thread_id = claim_thread(app, principal, None)
     seeded = seed_thread(graph, thread_id, owner, history, settings.max_input_chars)
     return _Turn(thread_id=thread_id, history=history, message=message, turns_before=seeded)
+
+
+def _another_tab(exc: HTTPException, turn: _Turn, header_thread: str | None, reservation: Reservation | None
+                 ) -> bool:
+    """A turn refused as busy on a thread found from the history alone: another tab (or client) with the same
+    conversation so far is running a turn on it, so this request starts its own thread, seeded with that history,
+    as it would once the other turn had moved the thread on. A client that names its thread, or sends an
+    Idempotency-Key, still gets the 409."""
+    return (exc.status_code == status.HTTP_409_CONFLICT and header_thread is None and reservation is None
+            and bool(turn.history))
 
 
 def _remember(principal: Principal, turn: _Turn, answer: str, header_thread: str | None) -> None:
@@ -250,7 +261,13 @@ def chat_router(started: int | None = None) -> APIRouter:
                 assert reservation is not None and reservation.done is not None
                 result, message = reservation.done, ""
             else:
-                result = await turns.invoke(principal, ctx, turn.thread_id, turn.message, reservation=reservation)
+                try:
+                    result = await turns.invoke(principal, ctx, turn.thread_id, turn.message, reservation=reservation)
+                except HTTPException as exc:
+                    if not _another_tab(exc, turn, x_thread_id, reservation):
+                        raise
+                    turn = await run_in_threadpool(_place_turn, app, principal, settings, body, None, True)
+                    result = await turns.invoke(principal, ctx, turn.thread_id, turn.message)
                 message = turn.message
                 app.state.metrics.turn(principal.role, "chat_completions", result.refused, result.fallback,
                                        time.perf_counter() - started)
@@ -265,7 +282,13 @@ def chat_router(started: int | None = None) -> APIRouter:
             turn = _Turn(thread_id=thread_id, history=[], message="", turns_before=0)
             header_thread: str | None = thread_id  # a replay records nothing
         else:
-            _, events = await turns.stream(principal, ctx, turn.thread_id, turn.message, reservation=reservation)
+            try:
+                _, events = await turns.stream(principal, ctx, turn.thread_id, turn.message, reservation=reservation)
+            except HTTPException as exc:
+                if not _another_tab(exc, turn, x_thread_id, reservation):
+                    raise
+                turn = await run_in_threadpool(_place_turn, app, principal, settings, body, None, True)
+                _, events = await turns.stream(principal, ctx, turn.thread_id, turn.message)
             header_thread = x_thread_id
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return EventSourceResponse(_stream(app, principal, turn, events, cid, created, include_usage, header_thread),

@@ -117,6 +117,29 @@ def test_the_conversation_continues_from_the_message_history(base: str) -> None:
     assert _extra(other)["thread_id"] not in {thread, forked}
 
 
+def test_tabs_sending_the_same_history_at_once_each_get_an_answer(base: str) -> None:
+    """Tabs of one principal with the same conversation so far continue it at the same moment: the thread found from
+    the history is busy with one of them, so each other one starts its own thread seeded with that history (as it
+    would once the first had moved the thread on), instead of a 409."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    partner = _client(base, "tok-p014")
+    first_q = "what's my readiness score?"
+    first = partner.chat.completions.create(model="partnerpilot", messages=[{"role": "user", "content": first_q}])
+    thread = _extra(first)["thread_id"]
+    convo = [{"role": "user", "content": first_q}, {"role": "assistant", "content": first.choices[0].message.content},
+             {"role": "user", "content": "what is my biggest gap?"}]
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda _i: partner.chat.completions.create(model="partnerpilot", messages=convo),
+                                range(6)))
+    threads = [_extra(r)["thread_id"] for r in replies]
+    assert all(r.choices[0].message.content for r in replies)
+    assert len(set(threads)) == 6, "one thread per tab: the found thread for one, a seeded one for each other"
+    for t in threads:
+        users = [m["content"] for m in _history(base, "tok-p014", t) if m["role"] == "user"]
+        assert users == [first_q, "what is my biggest gap?"], (t == thread, users)
+
+
 def test_thread_header_scope_and_keys(base: str) -> None:
     partner = _client(base, "tok-p014")
     first = partner.chat.completions.create(model="partnerpilot", extra_headers={"X-Thread-Id": "my-chat-1"},
