@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -73,38 +74,56 @@ def _admin_url() -> str:
     return POSTGRES_URL
 
 
+def principal_keys(engine: Any, name: str, leader: bool = True) -> dict[str, str]:
+    """A key per PAM and per partner (and the program leader's): the actors the benchmarks sign in as."""
+    from readiness.db import session_scope
+    from readiness.keys import create_key
+    from readiness.models import Pam, Partner
+
+    keys: dict[str, str] = {}
+    with session_scope(engine) as s:
+        for pam in s.query(Pam).all():
+            keys[f"pam:{pam.pam_id}"] = create_key(s, "pam", pam.pam_id, name=name).key
+        for partner in s.query(Partner).all():
+            keys[f"partner:{partner.partner_id}"] = create_key(s, "partner", partner.partner_id, name=name).key
+        if leader:
+            keys["leader"] = create_key(s, "leader", name=name).key
+    return keys
+
+
 @contextmanager
-def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str, str] | None = None
-               ) -> Iterator[Deployment]:
+def lumenware_database(prefix: str = "pp_bench") -> Iterator[tuple[str, dict[str, str]]]:
+    """(URL, keys) of a fresh PostgreSQL database holding the lumenware program, scored for AS_OF as `partnerpilot
+    import` does for the server's as-of date (the stored scores a call list reads); dropped on exit."""
     import psycopg
 
     from readiness.db import init_db, make_engine, session_scope
     from readiness.importers import import_dataset
-    from readiness.keys import create_key
-    from readiness.models import Pam, Partner
     from readiness.scoring import refresh_snapshots
 
-    name = f"pp_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(_admin_url(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    tmp = Path(tempfile.mkdtemp(prefix="pp-api-bench-"))
     try:
         engine = make_engine(url)
         init_db(engine)
         import_dataset(engine, LUMENWARE)
         with session_scope(engine) as s:
-            # As `partnerpilot import` does for the server's as-of date: the stored scores a call list reads.
             refresh_snapshots(s, date.fromisoformat(AS_OF))
-        keys: dict[str, str] = {}
-        with session_scope(engine) as s:
-            for pam in s.query(Pam).all():
-                keys[f"pam:{pam.pam_id}"] = create_key(s, "pam", pam.pam_id, name="bench").key
-            for partner in s.query(Partner).all():
-                keys[f"partner:{partner.partner_id}"] = create_key(s, "partner", partner.partner_id,
-                                                                   name="bench").key
-            keys["leader"] = create_key(s, "leader", name="bench").key
+        keys = principal_keys(engine, "bench")
         engine.dispose()
+        yield url, keys
+    finally:
+        with psycopg.connect(_admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str, str] | None = None
+               ) -> Iterator[Deployment]:
+    tmp = Path(tempfile.mkdtemp(prefix="pp-api-bench-"))
+    with lumenware_database() as (url, keys):
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPILOT_")}
         if os.environ.get("PARTNERPILOT_MODELS_DIR"):
@@ -116,9 +135,6 @@ def deployment(workers: int = 2, rate_limit: int = 100_000, extra_env: dict[str,
                     "PARTNERPILOT_LOG_FORMAT": "json", "ANONYMIZED_TELEMETRY": "False", **(extra_env or {})})
         with served(env, port, tmp / "server.log", workers=workers) as proc:
             yield Deployment(base=f"http://127.0.0.1:{port}", database_url=url, process=proc, keys=keys)
-    finally:
-        with psycopg.connect(_admin_url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -159,4 +175,5 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
 
-__all__ = ["AS_OF", "Deployment", "deployment", "free_port", "load_average", "percentile"]
+__all__ = ["AS_OF", "Deployment", "deployment", "free_port", "load_average", "lumenware_database", "percentile",
+           "principal_keys"]

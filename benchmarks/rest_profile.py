@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -30,33 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.deployment import AS_OF, LUMENWARE, POSTGRES_URL, REDIS_URL, Deployment
-
-
-def _database() -> tuple[str, str, dict[str, str]]:
-    import psycopg
-
-    from readiness.db import init_db, make_engine, session_scope
-    from readiness.importers import import_dataset
-    from readiness.keys import create_key
-    from readiness.models import Pam, Partner
-
-    name = f"pp_prof_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    engine = make_engine(url)
-    init_db(engine)
-    import_dataset(engine, LUMENWARE)
-    keys: dict[str, str] = {}
-    with session_scope(engine) as s:
-        for pam in s.query(Pam).all():
-            keys[f"pam:{pam.pam_id}"] = create_key(s, "pam", pam.pam_id, name="bench").key
-        for partner in s.query(Partner).all():
-            keys[f"partner:{partner.partner_id}"] = create_key(s, "partner", partner.partner_id, name="bench").key
-        keys["leader"] = create_key(s, "leader", name="bench").key
-    engine.dispose()
-    return name, url, keys
+from benchmarks.deployment import AS_OF, REDIS_URL, Deployment, lumenware_database
 
 
 def _inline_threadpool() -> None:
@@ -138,9 +111,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile per route into this folder")
     args = parser.parse_args()
-    name, url, keys = _database()
     home = Path(tempfile.mkdtemp(prefix="pp-rest-profile-"))
-    try:
+    with lumenware_database("pp_prof") as (url, keys):
         for k in [k for k in os.environ if k.startswith("PARTNERPILOT_") and k != "PARTNERPILOT_MODELS_DIR"]:
             del os.environ[k]
         os.environ.update({"PARTNERPILOT_DATABASE_URL": url, "PARTNERPILOT_REDIS_URL": REDIS_URL,
@@ -159,15 +131,10 @@ def main() -> None:
         finally:
             sys.stderr.close()
             sys.stderr = real_stderr
+            from agent.services import get_services
+
+            get_services().engine.dispose()  # before the database is dropped
         print(json.dumps(result, indent=2))
-    finally:
-        import psycopg
-
-        from agent.services import get_services
-
-        get_services().engine.dispose()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

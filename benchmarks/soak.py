@@ -50,6 +50,7 @@ from benchmarks.deployment import (
     free_port,
     load_average,
     percentile,
+    principal_keys,
     served,
 )
 from benchmarks.rest_bench import _books, count_stored
@@ -76,20 +77,13 @@ def sqlite_deployment(rate_limit: int = 100_000) -> Iterator[Deployment]:
 
 @contextmanager
 def _sqlite_server(tmp: Path, db: Path, rate_limit: int) -> Iterator[Deployment]:
-    from readiness.db import make_engine, session_scope
+    from readiness.db import make_engine
     from readiness.importers import import_into_sqlite_file
-    from readiness.keys import create_key
-    from readiness.models import Pam, Partner
 
     import_into_sqlite_file(db, LUMENWARE)
     url = f"sqlite:///{db}"
     engine = make_engine(url)
-    keys: dict[str, str] = {}
-    with session_scope(engine) as s:
-        for pam in s.query(Pam).all():
-            keys[f"pam:{pam.pam_id}"] = create_key(s, "pam", pam.pam_id, name="soak").key
-        for partner in s.query(Partner).all():
-            keys[f"partner:{partner.partner_id}"] = create_key(s, "partner", partner.partner_id, name="soak").key
+    keys = principal_keys(engine, "soak", leader=False)
     engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPILOT_") or k == "PARTNERPILOT_MODELS_DIR"}
     env.update({"PARTNERPILOT_DATABASE_URL": url, "PARTNERPILOT_HOME": str(tmp / "home"),
