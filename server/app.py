@@ -29,6 +29,7 @@ from sse_starlette.sse import EventSourceResponse
 from agent.graph import build_graph
 from agent.memory import ThreadSummary, list_threads, open_checkpointer, run_config, thread_owner
 from agent.services import get_services
+from readiness.lru import Lru
 from readiness.models import Pam, Partner
 from readiness.scope import Principal
 from readiness.settings import Settings, get_settings
@@ -50,7 +51,7 @@ from server.mcp_server import mcp_lifespan, mount_mcp
 from server.middleware import BodyGuard, RequestContext
 from server.observability import Metrics, configure_logging
 from server.openai_compat import chat_router
-from server.readcache import READ_ENTRIES, Lru
+from server.readcache import READ_ENTRIES
 from server.schemas import (
     THREAD_ID_PATTERN,
     Health,

@@ -30,11 +30,12 @@ from agent.services import get_services
 from readiness.dataversion import read_version
 from readiness.errors import OutOfScope
 from readiness.keys import active_keys_exist, looks_like_key, resolve_key_expiry
+from readiness.lru import Lru
 from readiness.scope import Principal, Role, validate_principal
 from readiness.settings import Settings
 from server.demo import DemoState, DemoTokens, demo_principals, demo_state, looks_like_demo_token
 from server.oidc import OidcVerifier, looks_like_jwt
-from server.readcache import KEY_ENTRIES, Lru
+from server.readcache import KEY_ENTRIES
 from server.shared import SharedState, SharedUnavailable
 
 AUTH_HEADERS = {"WWW-Authenticate": "Bearer"}

@@ -20,9 +20,7 @@ Nothing is cached when the version cannot be read (a store without the counter, 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -30,6 +28,7 @@ import orjson
 from fastapi import HTTPException, Request, Response
 
 from readiness.dataversion import StoreVersion
+from readiness.lru import Lru
 from readiness.scope import Principal
 from readiness.scoring.priors import CACHE_TTL_S
 from readiness.settings import get_settings
@@ -41,33 +40,6 @@ KEY_ENTRIES = 10_000
 # (readiness.scoring.priors, revenue): a cached read, which may rest on them, is used no longer either.
 MAX_AGE_S = CACHE_TTL_S
 REDIS_PREFIX = "pp:read:"
-
-
-class Lru:
-    """A small thread-safe LRU map (sync routes run on a thread pool)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            found = self._data.get(key)
-            if found is not None:
-                self._data.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
 
 
 class _Refused:
@@ -222,4 +194,4 @@ def partner_read(request: Request, principal: Principal, partner_id: str, name: 
     return _respond(entry)
 
 
-__all__ = ["KEY_ENTRIES", "MAX_AGE_S", "READ_ENTRIES", "Lru", "cached_read", "partner_read"]
+__all__ = ["KEY_ENTRIES", "MAX_AGE_S", "READ_ENTRIES", "cached_read", "partner_read"]

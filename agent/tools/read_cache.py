@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from agent.context import Context
 from agent.services import get_services
 from readiness.dataversion import read_version
+from readiness.lru import Lru
 from readiness.scoring.priors import CACHE_TTL_S
 from readiness.settings import get_settings
 
@@ -30,17 +29,14 @@ from readiness.settings import get_settings
 ENTRIES = 1024
 MAX_AGE_S = CACHE_TTL_S
 
-_entries: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
-_lock = threading.Lock()
-stats = {"hits": 0, "misses": 0}
+_entries = Lru(ENTRIES)
 
 
 def clear() -> None:
-    with _lock:
-        _entries.clear()
+    _entries.clear()
 
 
-def _key(name: str, ctx: Context, kwargs: dict[str, Any], version: int) -> Hashable:
+def _key(name: str, ctx: Context, kwargs: dict[str, Any], version: Hashable) -> Hashable:
     args = json.dumps({k: v for k, v in kwargs.items() if k != "runtime"}, sort_keys=True, default=str)
     engine = get_services().engine
     return (str(engine.url), version, ctx.as_of, ctx.role, ctx.principal_id, name, args)
@@ -60,23 +56,15 @@ def read_through(fn: Callable[..., str]) -> Callable[..., str]:
             return fn(*args, **kwargs)
         key = _key(fn.__name__, ctx, kwargs, version)
         now = time.monotonic()
-        with _lock:
-            found = _entries.get(key)
-            if found is not None and now - found[0] < MAX_AGE_S:
-                _entries.move_to_end(key)
-                stats["hits"] += 1
-                return found[1]
+        found = _entries.get(key)
+        if found is not None and now - found[0] < MAX_AGE_S:
+            return str(found[1])
         result = fn(*args, **kwargs)
         if '"code": "internal"' not in result:
-            with _lock:
-                stats["misses"] += 1
-                _entries[key] = (now, result)
-                _entries.move_to_end(key)
-                while len(_entries) > ENTRIES:
-                    _entries.popitem(last=False)
+            _entries.put(key, (now, result))
         return result
 
     return wrapper
 
 
-__all__ = ["clear", "read_through", "stats"]
+__all__ = ["clear", "read_through"]
